@@ -1,0 +1,50 @@
+package dev.dynalora.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/** Random inputs, timing and memory readings for the bench commands. */
+final class BenchSupport {
+    private BenchSupport() {
+    }
+
+    /** Token ids drawn uniformly from [1000, vocab), as the PyTorch reference draws them. */
+    static int[] randomIds(int n, int vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = 1000 + r.nextInt(Math.max(1, vocab - 1000));
+        }
+        return ids;
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    /** Peak resident set size of this process in MiB (Linux VmHWM), or -1 where unavailable. */
+    static double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String kb = line.substring(6).trim().split("\\s+")[0];
+                    return Math.round(Long.parseLong(kb) / 1024.0 * 10) / 10.0;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    static double round(double v, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(v * f) / f;
+    }
+}

@@ -1,0 +1,325 @@
+package dev.dynalora.adapters;
+
+import dev.dynalora.kernels.Kernels;
+import dev.dynalora.tensor.Param;
+import dev.dynalora.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * A LoRA adapter on one linear layer, as PEFT defines it: y += s * B (A x), s = alpha / r (alpha / sqrt(r)
+ * with rsLoRA), A [r, in] Kaiming-uniform, B [out, r] zero.
+ *
+ * <p>Two optional extensions serve Dynamic LoRA (see docs/dynamic-lora.md) and cost nothing when off:
+ * a mask over the r rank components (a masked component contributes nothing and gets no gradient) and a
+ * per-example input gate g(x) = 2 sigmoid(w . rmsnorm(mean(x)) + b), where mean(x) averages the example's
+ * real (non-padding) tokens; with w = 0, b = 0 the gate is exactly 1. With no mask and no gate the arithmetic
+ * is exactly plain LoRA's.
+ */
+public final class LoraAdapter implements LinearAdapter {
+    static final float RMS_EPS = 1e-6f;
+
+    private final String name;
+    private final int in;
+    private final int out;
+    private final int rank;
+    private final float scaling;
+    private final Param a;
+    private final Param b;
+    private final float[] mask;   // null: all components active (plain LoRA)
+    private final Param gateW;    // null: no gate
+    private final Param gateB;
+
+    // Saved from the last forward, allocated once per shape.
+    private float[] u;        // [rows, r]: A x, masked
+    private float[] us;       // [rows, r]: s * g * (A x) masked, the input of B
+    private float[] du;       // [rows, r] scratch
+    private float[] gate;     // [batch]
+    private float[] normed;   // [batch, in]: rmsnorm(mean(x)) per example
+    private float[] rms;      // [batch]
+    private int[] counts;     // [batch] real tokens per example
+
+    public LoraAdapter(String name, int in, int out, int rank, float alpha, boolean rsLora,
+                       boolean componentMask, boolean gated, long seed) {
+        if (rank <= 0) {
+            throw new IllegalArgumentException("LoRA rank must be positive, got " + rank);
+        }
+        this.name = name;
+        this.in = in;
+        this.out = out;
+        this.rank = rank;
+        this.scaling = rsLora ? (float) (alpha / Math.sqrt(rank)) : alpha / rank;
+        this.a = new Param(name + ".lora_A.weight", Tensor.zeros(rank, in), true);
+        this.b = new Param(name + ".lora_B.weight", Tensor.zeros(out, rank), true);
+        kaimingUniform(a.data(), in, new SplittableRandom(seed));
+        this.mask = componentMask ? filled(rank, 1f) : null;
+        this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
+        this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
+    }
+
+    /**
+     * torch.nn.init.kaiming_uniform_(A, a=sqrt(5)), what PEFT uses for lora_A: bound = gain * sqrt(3 / fan_in)
+     * with gain = sqrt(2 / (1 + 5)), i.e. bound = 1 / sqrt(fan_in).
+     */
+    static void kaimingUniform(float[] w, int fanIn, SplittableRandom rng) {
+        double bound = 1.0 / Math.sqrt(fanIn);
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+        }
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] x = new float[n];
+        Arrays.fill(x, v);
+        return x;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public float scaling() {
+        return scaling;
+    }
+
+    public Param loraA() {
+        return a;
+    }
+
+    public Param loraB() {
+        return b;
+    }
+
+    /** The component mask (1 active, 0 pruned), or null when this adapter has none. Mutable by allocators. */
+    public float[] componentMask() {
+        return mask;
+    }
+
+    public boolean gated() {
+        return gateW != null;
+    }
+
+    public Param gateWeight() {
+        return gateW;
+    }
+
+    public Param gateBias() {
+        return gateB;
+    }
+
+    /** Gate values of the last forward pass, one per example (null without a gate). */
+    public float[] lastGates() {
+        return gate;
+    }
+
+    @Override
+    public List<Param> params() {
+        List<Param> p = new ArrayList<>(List.of(a, b));
+        if (gateW != null) {
+            p.add(gateW);
+            p.add(gateB);
+        }
+        return p;
+    }
+
+    private void ensure(int rows, int batch) {
+        if (u == null || u.length < rows * rank) {
+            u = new float[rows * rank];
+            us = new float[rows * rank];
+            du = new float[rows * rank];
+        }
+        if (gateW != null && (gate == null || gate.length < batch)) {
+            gate = new float[batch];
+            normed = new float[batch * in];
+            rms = new float[batch];
+            counts = new int[batch];
+        }
+    }
+
+    @Override
+    public void forward(Kernels k, float[] x, float[] y, TokenBatch batch) {
+        int rows = batch.rows();
+        ensure(rows, batch.batch());
+        // u = x A^T  ([rows, in] x [in, r])
+        k.sgemm(false, true, rows, rank, in, 1f, x, 0, in, a.data(), 0, in, 0f, u, 0, rank);
+        if (mask != null) {
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < rank; j++) {
+                    u[i * rank + j] *= mask[j];
+                }
+            }
+        }
+        if (gateW != null) {
+            computeGates(x, batch);
+            int t = batch.seqLen();
+            for (int i = 0; i < rows; i++) {
+                float f = scaling * gate[i / t];
+                for (int j = 0; j < rank; j++) {
+                    us[i * rank + j] = f * u[i * rank + j];
+                }
+            }
+        } else {
+            for (int i = 0; i < rows * rank; i++) {
+                us[i] = scaling * u[i];
+            }
+        }
+        // y += us B^T ([rows, r] x [r, out])
+        k.sgemm(false, true, rows, out, rank, 1f, us, 0, rank, b.data(), 0, rank, 1f, y, 0, out);
+    }
+
+    /** gate[e] = 2 sigmoid(w . rmsnorm(mean of example e's real tokens) + b). */
+    private void computeGates(float[] x, TokenBatch batch) {
+        int t = batch.seqLen();
+        int[] am = batch.attentionMask();
+        float[] w = gateW.data();
+        float bias = gateB.data()[0];
+        for (int e = 0; e < batch.batch(); e++) {
+            int off = e * in;
+            Arrays.fill(normed, off, off + in, 0f);
+            int c = 0;
+            for (int s = 0; s < t; s++) {
+                if (am[e * t + s] == 0) {
+                    continue;
+                }
+                c++;
+                int xo = (e * t + s) * in;
+                for (int j = 0; j < in; j++) {
+                    normed[off + j] += x[xo + j];
+                }
+            }
+            counts[e] = c;
+            double ss = 0;
+            float invC = c == 0 ? 0f : 1f / c;
+            for (int j = 0; j < in; j++) {
+                normed[off + j] *= invC;
+                ss += (double) normed[off + j] * normed[off + j];
+            }
+            float r = (float) Math.sqrt(ss / in + RMS_EPS);
+            rms[e] = r;
+            double z = bias;
+            for (int j = 0; j < in; j++) {
+                normed[off + j] /= r;
+                z += (double) w[j] * normed[off + j];
+            }
+            gate[e] = (float) (2.0 / (1.0 + Math.exp(-z)));
+        }
+    }
+
+    @Override
+    public void backward(Kernels k, float[] x, float[] dy, float[] dx, TokenBatch batch) {
+        int rows = batch.rows();
+        int t = batch.seqLen();
+        // dUs = dy B   ([rows, out] x [out, r])
+        k.sgemm(false, false, rows, rank, out, 1f, dy, 0, out, b.data(), 0, rank, 0f, du, 0, rank);
+        // dB += dy^T us   ([out, rows] x [rows, r])
+        k.sgemm(true, false, out, rank, rows, 1f, dy, 0, out, us, 0, rank, 1f, b.grad(), 0, rank);
+        float[] dGate = null;
+        if (gateW != null) {
+            dGate = new float[batch.batch()];
+            for (int i = 0; i < rows; i++) {
+                double s = 0;
+                for (int j = 0; j < rank; j++) {
+                    s += (double) du[i * rank + j] * u[i * rank + j];
+                }
+                dGate[i / t] += (float) (s * scaling);
+            }
+        }
+        // dU = dUs * s * g * mask
+        for (int i = 0; i < rows; i++) {
+            float f = scaling * (gateW != null ? gate[i / t] : 1f);
+            for (int j = 0; j < rank; j++) {
+                du[i * rank + j] *= mask == null ? f : f * mask[j];
+            }
+        }
+        // dA += dU^T x   ([r, rows] x [rows, in])
+        k.sgemm(true, false, rank, in, rows, 1f, du, 0, rank, x, 0, in, 1f, a.grad(), 0, in);
+        if (dx != null) {
+            // dx += dU A   ([rows, r] x [r, in])
+            k.sgemm(false, false, rows, in, rank, 1f, du, 0, rank, a.data(), 0, in, 1f, dx, 0, in);
+        }
+        if (gateW != null) {
+            gateBackward(x, dGate, dx, batch);
+        }
+    }
+
+    /** Back through g = 2 sigmoid(z), z = w . n + b, n = m / rms(m), m = mean of real tokens. */
+    private void gateBackward(float[] x, float[] dGate, float[] dx, TokenBatch batch) {
+        int t = batch.seqLen();
+        int[] am = batch.attentionMask();
+        float[] w = gateW.data();
+        float[] dw = gateW.grad();
+        float[] dn = new float[in];
+        for (int e = 0; e < batch.batch(); e++) {
+            float sig = gate[e] / 2f;
+            float dz = dGate[e] * 2f * sig * (1f - sig);
+            gateB.grad()[0] += dz;
+            int off = e * in;
+            for (int j = 0; j < in; j++) {
+                dw[j] += dz * normed[off + j];
+            }
+            if (dx == null || counts[e] == 0) {
+                continue;
+            }
+            // rmsnorm backward: dm = (dn - n * mean(dn * n)) / rms
+            double dot = 0;
+            for (int j = 0; j < in; j++) {
+                dn[j] = dz * w[j];
+                dot += (double) dn[j] * normed[off + j];
+            }
+            float meanDot = (float) (dot / in);
+            float inv = 1f / (rms[e] * counts[e]);
+            for (int j = 0; j < in; j++) {
+                dn[j] = (dn[j] - normed[off + j] * meanDot) * inv;
+            }
+            for (int s = 0; s < t; s++) {
+                if (am[e * t + s] == 0) {
+                    continue;
+                }
+                int xo = (e * t + s) * in;
+                for (int j = 0; j < in; j++) {
+                    dx[xo + j] += dn[j];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void mergeInto(float[] weight) {
+        addDelta(weight, 1f);
+    }
+
+    /** Removes a previous merge from W (unmerge). */
+    public void unmergeFrom(float[] weight) {
+        addDelta(weight, -1f);
+    }
+
+    private void addDelta(float[] weight, float sign) {
+        if (gateW != null) {
+            throw new UnsupportedOperationException("adapter " + name + " has an input gate: g(x) depends on each"
+                    + " example, so it cannot be merged exactly into a fixed weight");
+        }
+        float[] av = a.data();
+        float[] bv = b.data();
+        // W[o, i] += sign * s * sum_j B[o, j] mask[j] A[j, i]
+        for (int o = 0; o < out; o++) {
+            for (int j = 0; j < rank; j++) {
+                float f = sign * scaling * bv[o * rank + j] * (mask == null ? 1f : mask[j]);
+                if (f == 0f) {
+                    continue;
+                }
+                int ao = j * in;
+                int wo = o * in;
+                for (int i = 0; i < in; i++) {
+                    weight[wo + i] += f * av[ao + i];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.dynalora.data;
+
+import java.util.List;
+
+/**
+ * Token sequences of one batch padded on the right to the longest among them (dynamic padding), flattened to
+ * [batch * seqLen] as the models consume them, with the attention mask (1 real token, 0 padding).
+ */
+public record PaddedBatch(int batch, int seqLen, int[] ids, int[] typeIds, int[] attentionMask) {
+
+    public static PaddedBatch of(List<int[]> ids, List<int[]> typeIds, int padId) {
+        int b = ids.size();
+        int t = 1;
+        for (int[] s : ids) {
+            t = Math.max(t, s.length);
+        }
+        int[] flatIds = new int[b * t];
+        int[] flatTypes = new int[b * t];
+        int[] mask = new int[b * t];
+        java.util.Arrays.fill(flatIds, padId);
+        for (int e = 0; e < b; e++) {
+            int[] s = ids.get(e);
+            int[] ty = typeIds == null ? null : typeIds.get(e);
+            for (int i = 0; i < s.length; i++) {
+                flatIds[e * t + i] = s[i];
+                flatTypes[e * t + i] = ty == null ? 0 : ty[i];
+                mask[e * t + i] = 1;
+            }
+        }
+        return new PaddedBatch(b, t, flatIds, flatTypes, mask);
+    }
+}

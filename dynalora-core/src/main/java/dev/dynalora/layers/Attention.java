@@ -1,0 +1,202 @@
+package dev.dynalora.layers;
+
+import dev.dynalora.kernels.Kernels;
+
+/**
+ * The core of multi-head scaled dot-product self-attention, without the Q/K/V/output projections (those
+ * are {@link Linear} ops owned by the model, which is also where LoRA attaches):
+ * ctx_h = softmax(Q_h K_h^T / sqrt(hd) + mask) V_h for every example and head.
+ *
+ * <p>Layout (row-major, tokens of an example contiguous, as the projections produce them):
+ * <ul>
+ *   <li>q, ctx: [batch * seqLen, nHeads * headDim]; head h is columns h*headDim .. h*headDim+headDim-1;</li>
+ *   <li>k, v: [batch * seqLen, nKvHeads * headDim]; query head h reads kv head h / (nHeads / nKvHeads)
+ *       (grouped-query attention; nKvHeads == nHeads is ordinary multi-head attention, nKvHeads == 1 is
+ *       multi-query attention);</li>
+ *   <li>maskBias: [batch * seqLen] additive bias per key token, 0 for real tokens and a large negative
+ *       value for padding (the model builds it once per batch from the attention mask); null for none;</li>
+ *   <li>probs: [batch, nHeads, seqLen, seqLen] the attention probabilities, saved for backward.</li>
+ * </ul>
+ *
+ * <p>Masking: a padding bias of -1e30 (or -Float.MAX_VALUE) gives padded keys a probability of exactly 0
+ * whenever the row has a real key. A query row with no unmasked key at all (a fully padded example) then
+ * comes out uniform, as in Hugging Face; with a -inf bias it comes out as zeros. Neither produces NaN.
+ * With causal, key j > query i is excluded (probability exactly 0) without touching the bias.
+ *
+ * <p>Attention-probability dropout (Hugging Face's attention_probs_dropout_prob) is deliberately not
+ * applied here: probs stay the exact softmax, and the model applies {@link Dropout} elsewhere. Adding it
+ * would mean dropping on a copy of probs before the P.V product and using that copy in backward.
+ *
+ * <p>Parallelism: forward runs one task per (example, head); backward one task per (example, kv head),
+ * looping over the query heads of its group in a fixed order. That keeps the dK/dV accumulation of heads
+ * that share a kv head on one thread, so backward is race-free and deterministic also under GQA.
+ */
+public final class Attention {
+
+    private Attention() {
+    }
+
+    /** Multi-head attention (nKvHeads == nHeads). */
+    public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
+                               float[] maskBias, int batch, int seqLen, int nHeads, int headDim, boolean causal) {
+        forward(kern, ctx, probs, q, k, v, maskBias, batch, seqLen, nHeads, nHeads, headDim, causal);
+    }
+
+    /**
+     * ctx = attention(q, k, v); probs saved. See the class comment for shapes.
+     *
+     * @param ctx   [batch*seqLen, nHeads*headDim] output (overwritten)
+     * @param probs [batch*nHeads*seqLen*seqLen] output, saved for backward
+     */
+    public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
+                               float[] maskBias, int batch, int seqLen, int nHeads, int nKvHeads, int headDim,
+                               boolean causal) {
+        checkShape(batch, seqLen, nHeads, nKvHeads, headDim);
+        final int hDim = nHeads * headDim;
+        final int kvDim = nKvHeads * headDim;
+        final int group = nHeads / nKvHeads;
+        final long tokens = (long) batch * seqLen;
+        Checks.len(ctx, tokens * hDim, "ctx");
+        Checks.len(q, tokens * hDim, "q");
+        Checks.len(k, tokens * kvDim, "k");
+        Checks.len(v, tokens * kvDim, "v");
+        Checks.len(probs, (long) batch * nHeads * seqLen * seqLen, "probs");
+        Checks.lenOrNull(maskBias, tokens, "maskBias");
+        if (batch == 0) {
+            return;
+        }
+        final float scale = (float) (1.0 / Math.sqrt(headDim));
+        final int tt = seqLen * seqLen;
+        kern.parallelFor(batch * nHeads, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int b = u / nHeads;
+                int h = u % nHeads;
+                int kvh = h / group;
+                int qOff = b * seqLen * hDim + h * headDim;
+                int kOff = b * seqLen * kvDim + kvh * headDim;
+                int pOff = u * tt;
+                // scores = scale * Q K^T, [T, T], straight into the probs slice (it is softmaxed in place).
+                kern.sgemmLocal(false, true, seqLen, seqLen, headDim, scale,
+                        q, qOff, hDim, k, kOff, kvDim, 0f, probs, pOff, seqLen);
+                for (int i = 0; i < seqLen; i++) {
+                    int row = pOff + i * seqLen;
+                    int len = causal ? i + 1 : seqLen;
+                    if (maskBias != null) {
+                        int mOff = b * seqLen;
+                        for (int j = 0; j < len; j++) {
+                            probs[row + j] += maskBias[mOff + j];
+                        }
+                    }
+                    Softmax.rowInPlace(probs, row, len);
+                    for (int j = len; j < seqLen; j++) {
+                        probs[row + j] = 0f;
+                    }
+                }
+                // ctx_h = P V, written into this head's column slice of ctx.
+                kern.sgemmLocal(false, false, seqLen, headDim, seqLen, 1f,
+                        probs, pOff, seqLen, v, kOff, kvDim, 0f, ctx, qOff, hDim);
+            }
+        });
+    }
+
+    /** Backward of multi-head attention (nKvHeads == nHeads). */
+    public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] scratch, float[] dctx,
+                                float[] probs, float[] q, float[] k, float[] v,
+                                int batch, int seqLen, int nHeads, int headDim) {
+        backward(kern, dq, dk, dv, scratch, dctx, probs, q, k, v, batch, seqLen, nHeads, nHeads, headDim);
+    }
+
+    /**
+     * Accumulates dq += dL/dq, dk += dL/dk, dv += dL/dv from dctx, using the probs saved by forward (which
+     * already encode the padding mask and causality, so neither is passed again). Any of dq, dk, dv may
+     * be null and is then not computed; if dq and dk are both null the score gradient is skipped too.
+     *
+     * @param scratch [batch*nKvHeads*seqLen*seqLen] work space for the score gradients (contents ignored
+     *                and clobbered), or null to allocate one for this call
+     */
+    public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] scratch, float[] dctx,
+                                float[] probs, float[] q, float[] k, float[] v,
+                                int batch, int seqLen, int nHeads, int nKvHeads, int headDim) {
+        checkShape(batch, seqLen, nHeads, nKvHeads, headDim);
+        if (batch == 0 || (dq == null && dk == null && dv == null)) {
+            return;
+        }
+        final int hDim = nHeads * headDim;
+        final int kvDim = nKvHeads * headDim;
+        final int group = nHeads / nKvHeads;
+        final long tokens = (long) batch * seqLen;
+        final int tt = seqLen * seqLen;
+        Checks.lenOrNull(dq, tokens * hDim, "dq");
+        Checks.lenOrNull(dk, tokens * kvDim, "dk");
+        Checks.lenOrNull(dv, tokens * kvDim, "dv");
+        Checks.len(dctx, tokens * hDim, "dctx");
+        Checks.len(probs, (long) batch * nHeads * tt, "probs");
+        final boolean scores = dq != null || dk != null;
+        if (scores) {
+            Checks.len(q, tokens * hDim, "q");
+            Checks.len(k, tokens * kvDim, "k");
+            Checks.len(v, tokens * kvDim, "v");
+        }
+        final float[] ds;
+        if (!scores) {
+            ds = null;
+        } else if (scratch == null) {
+            ds = new float[Math.multiplyExact(batch * nKvHeads, tt)];
+        } else {
+            Checks.len(scratch, (long) batch * nKvHeads * tt, "scratch");
+            ds = scratch;
+        }
+        final float scale = (float) (1.0 / Math.sqrt(headDim));
+        kern.parallelFor(batch * nKvHeads, (g0, g1) -> {
+            for (int g = g0; g < g1; g++) {
+                int b = g / nKvHeads;
+                int kvh = g % nKvHeads;
+                int kOff = b * seqLen * kvDim + kvh * headDim;
+                int sOff = g * tt;
+                for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                    int qOff = b * seqLen * hDim + h * headDim;
+                    int pOff = (b * nHeads + h) * tt;
+                    if (dv != null) {
+                        // dV += P^T dctx
+                        kern.sgemmLocal(true, false, seqLen, headDim, seqLen, 1f,
+                                probs, pOff, seqLen, dctx, qOff, hDim, 1f, dv, kOff, kvDim);
+                    }
+                    if (!scores) {
+                        continue;
+                    }
+                    // dP = dctx V^T, then through the softmax: dS = P * (dP - rowsum(dP * P)). Masked and
+                    // causally excluded entries have P == 0 and so get no gradient.
+                    kern.sgemmLocal(false, true, seqLen, seqLen, headDim, 1f,
+                            dctx, qOff, hDim, v, kOff, kvDim, 0f, ds, sOff, seqLen);
+                    for (int i = 0; i < seqLen; i++) {
+                        Softmax.rowBackwardInPlace(probs, pOff + i * seqLen, ds, sOff + i * seqLen, seqLen);
+                    }
+                    // S = scale * Q K^T: dQ += scale * dS K, dK += scale * dS^T Q.
+                    if (dq != null) {
+                        kern.sgemmLocal(false, false, seqLen, headDim, seqLen, scale,
+                                ds, sOff, seqLen, k, kOff, kvDim, 1f, dq, qOff, hDim);
+                    }
+                    if (dk != null) {
+                        kern.sgemmLocal(true, false, seqLen, headDim, seqLen, scale,
+                                ds, sOff, seqLen, q, qOff, hDim, 1f, dk, kOff, kvDim);
+                    }
+                }
+            }
+        });
+    }
+
+    private static void checkShape(int batch, int seqLen, int nHeads, int nKvHeads, int headDim) {
+        Checks.nonNegative(batch, "batch");
+        Checks.positive(seqLen, "seqLen");
+        Checks.positive(nHeads, "nHeads");
+        Checks.positive(nKvHeads, "nKvHeads");
+        Checks.positive(headDim, "headDim");
+        if (nHeads % nKvHeads != 0) {
+            throw new IllegalArgumentException("nHeads (" + nHeads + ") must be a multiple of nKvHeads (" + nKvHeads + ")");
+        }
+        if ((long) batch * nHeads * seqLen * seqLen > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("attention probs for batch " + batch + ", " + nHeads + " heads, length "
+                    + seqLen + " exceed one Java array");
+        }
+    }
+}

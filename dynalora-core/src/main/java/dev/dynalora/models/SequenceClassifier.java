@@ -1,0 +1,167 @@
+package dev.dynalora.models;
+
+import dev.dynalora.adapters.TokenBatch;
+import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.kernels.Kernels;
+import dev.dynalora.layers.Dropout;
+import dev.dynalora.tensor.Param;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Hugging Face's BertForSequenceClassification: pooled = tanh(pooler(h[CLS])), dropout, then a linear
+ * classifier to numLabels logits (numLabels = 1 is regression). The pooler comes from the checkpoint when
+ * it has one; otherwise it is initialised as Hugging Face does (normal(0, initializer_range), zero bias).
+ */
+public final class SequenceClassifier {
+    private final BertEncoder encoder;
+    private final LinearModule pooler;
+    private final LinearModule classifier;
+    private final int numLabels;
+    private final boolean pretrainedPooler;
+    private final float dropP;
+
+    private float[] cls = new float[0];
+    private float[] pooledPre = new float[0];
+    private float[] pooled = new float[0];
+    private float[] dropped = new float[0];
+    private float[] logits = new float[0];
+    private float[] dPooled = new float[0];
+    private float[] dCls = new float[0];
+    private float[] dHidden = new float[0];
+    private int lastBatch;
+    private int[] lastIds;
+
+    public SequenceClassifier(BertEncoder encoder, WeightSource checkpoint, int numLabels, long seed) {
+        ModelConfig c = encoder.config();
+        int h = c.hiddenSize();
+        this.encoder = encoder;
+        this.numLabels = numLabels;
+        this.dropP = (float) c.hiddenDropoutProb();
+        RandomWeights fresh = new RandomWeights(seed, c.raw().path("initializer_range").asDouble(0.02));
+        this.pretrainedPooler = checkpoint.has("pooler.dense.weight");
+        this.pooler = (pretrainedPooler ? checkpoint : fresh).linear("pooler.dense", h, h);
+        this.classifier = (checkpoint.has("classifier.weight") ? checkpoint : fresh).linear("classifier", h, numLabels);
+    }
+
+    public BertEncoder encoder() {
+        return encoder;
+    }
+
+    public int numLabels() {
+        return numLabels;
+    }
+
+    public boolean hasPretrainedPooler() {
+        return pretrainedPooler;
+    }
+
+    public LinearModule pooler() {
+        return pooler;
+    }
+
+    public LinearModule classifier() {
+        return classifier;
+    }
+
+    /** Head parameters (pooler and classifier): trained by every method, as PEFT's modules_to_save. */
+    public List<Param> headParams() {
+        return List.of(pooler.weight(), pooler.bias(), classifier.weight(), classifier.bias());
+    }
+
+    public List<Param> allParams() {
+        List<Param> p = new ArrayList<>(encoder.params());
+        p.addAll(headParams());
+        return p;
+    }
+
+    private void ensure(int b) {
+        int h = encoder.config().hiddenSize();
+        if (cls.length < b * h) {
+            cls = new float[b * h];
+            pooledPre = new float[b * h];
+            pooled = new float[b * h];
+            dropped = new float[b * h];
+            logits = new float[b * numLabels];
+            dPooled = new float[b * h];
+            dCls = new float[b * h];
+        }
+    }
+
+    /** Logits [batch, numLabels] (a buffer owned by this object, valid until the next forward). */
+    public float[] forward(Kernels k, int[] ids, int[] typeIds, TokenBatch batch, boolean keepForBackward) {
+        int b = batch.batch();
+        int t = batch.seqLen();
+        int h = encoder.config().hiddenSize();
+        float[] hidden = encoder.forward(k, ids, typeIds, batch, keepForBackward);
+        ensure(b);
+        for (int e = 0; e < b; e++) {
+            System.arraycopy(hidden, e * t * h, cls, e * h, h);
+        }
+        TokenBatch headBatch = new TokenBatch(b, 1, ones(b), batch.training(), batch.dropoutSeed(), batch.step());
+        pooler.forward(k, cls, pooledPre, headBatch);
+        for (int i = 0; i < b * h; i++) {
+            pooled[i] = (float) Math.tanh(pooledPre[i]);
+        }
+        float[] in = pooled;
+        if (batch.training() && dropP > 0f) {
+            Dropout.forward(k, dropped, pooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000);
+            in = dropped;
+        }
+        classifier.forward(k, in, logits, headBatch);
+        lastBatch = b;
+        lastIds = ids;
+        return logits;
+    }
+
+    private static int[] ones(int n) {
+        int[] m = new int[n];
+        Arrays.fill(m, 1);
+        return m;
+    }
+
+    /** Backpropagates dLogits [batch, numLabels] through head and encoder. */
+    public void backward(Kernels k, float[] dLogits, TokenBatch batch) {
+        int b = batch.batch();
+        int t = batch.seqLen();
+        int h = encoder.config().hiddenSize();
+        if (b != lastBatch) {
+            throw new IllegalStateException("backward for a batch of " + b + " after a forward of " + lastBatch);
+        }
+        TokenBatch headBatch = new TokenBatch(b, 1, ones(b), batch.training(), batch.dropoutSeed(), batch.step());
+        float[] in = batch.training() && dropP > 0f ? dropped : pooled;
+        Arrays.fill(dPooled, 0, b * h, 0f);
+        classifier.backward(k, in, dLogits, dPooled, headBatch);
+        if (batch.training() && dropP > 0f) {
+            // Dropout.backward accumulates, so route through a zeroed buffer (dCls is free until the pooler).
+            Arrays.fill(dCls, 0, b * h, 0f);
+            Dropout.backward(k, dCls, dPooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000);
+            System.arraycopy(dCls, 0, dPooled, 0, b * h);
+        }
+        for (int i = 0; i < b * h; i++) {
+            dPooled[i] *= 1f - pooled[i] * pooled[i];
+        }
+        Arrays.fill(dCls, 0, b * h, 0f);
+        pooler.backward(k, cls, dPooled, dCls, headBatch);
+        int rows = batch.rows();
+        if (dHidden.length < rows * h) {
+            dHidden = new float[rows * h];
+        }
+        Arrays.fill(dHidden, 0, rows * h, 0f);
+        for (int e = 0; e < b; e++) {
+            System.arraycopy(dCls, e * h, dHidden, e * t * h, h);
+        }
+        if (encoderHasTrainable()) {
+            encoder.backward(k, dHidden, lastIds, batch);
+        }
+    }
+
+    private boolean encoderHasTrainable() {
+        if (encoder.params().stream().anyMatch(Param::trainable)) {
+            return true;
+        }
+        return encoder.linearModules().stream().anyMatch(m -> m.adapter() != null);
+    }
+}

@@ -1,0 +1,30 @@
+package dev.dynalora.training;
+
+import dev.dynalora.UserInputException;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** What gets trained: the head only, everything, or adapters (plus the head). */
+public enum Method {
+    HEAD, FULL, LORA, ADALORA, DYNAMIC;
+
+    public String cliName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static Method parse(String s) {
+        for (Method m : values()) {
+            if (m.cliName().equalsIgnoreCase(s.trim())) {
+                return m;
+            }
+        }
+        throw new UserInputException("unknown method '" + s + "'; choose one of "
+                + Arrays.stream(values()).map(Method::cliName).collect(Collectors.joining(", ")));
+    }
+
+    public boolean usesAdapters() {
+        return this == LORA || this == ADALORA || this == DYNAMIC;
+    }
+}

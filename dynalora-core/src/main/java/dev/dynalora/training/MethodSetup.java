@@ -1,0 +1,62 @@
+package dev.dynalora.training;
+
+import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.adapters.LoraConfig;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.tensor.Param;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Makes a classifier ready for a method: marks what trains and attaches adapters. Base weights stay frozen
+ * (no gradient buffers) for the head-only and adapter methods; the head (pooler and classifier) always
+ * trains in full, as PEFT's modules_to_save does for sequence classification.
+ */
+public final class MethodSetup {
+    private MethodSetup() {
+    }
+
+    /** Applies the method and returns the trainable parameters in a stable order. */
+    public static List<Param> apply(SequenceClassifier model, Method method, LoraConfig lora) {
+        for (Param p : model.allParams()) {
+            p.setTrainable(method == Method.FULL);
+        }
+        for (Param p : model.headParams()) {
+            p.setTrainable(true);
+        }
+        List<Param> trainable = new ArrayList<>();
+        if (method == Method.FULL) {
+            trainable.addAll(model.allParams());
+            return trainable;
+        }
+        if (method.usesAdapters()) {
+            if (method == Method.ADALORA) {
+                throw new UserInputException("method adalora is not implemented yet");
+            }
+            boolean dynamic = method == Method.DYNAMIC;
+            int seedOffset = 0;
+            for (LinearModule m : model.encoder().linearModules()) {
+                if (!lora.targets(m.name())) {
+                    continue;
+                }
+                LoraAdapter a = new LoraAdapter(m.name(), m.in(), m.out(), lora.rankFor(m.name()), lora.alphaFor(m.name()),
+                        lora.rsLora(), dynamic, dynamic, lora.seed() * 1_000_003L + seedOffset++);
+                m.setAdapter(a);
+                trainable.addAll(a.params());
+            }
+            if (seedOffset == 0) {
+                throw new UserInputException("--targets matched no module of the model (module names look like "
+                        + model.encoder().linearModules().get(0).name() + ")");
+            }
+        }
+        trainable.addAll(model.headParams());
+        return trainable;
+    }
+
+    public static long count(List<Param> params) {
+        return params.stream().mapToLong(p -> p.value().size()).sum();
+    }
+}
