@@ -12,7 +12,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "dynalora", mixinStandardHelpOptions = true, version = "dynalora 0.1.0",
         description = "Fine-tune transformer encoders with LoRA and Dynamic LoRA, in pure Java.",
-        subcommands = {InfoCommand.class, EmbedCommand.class, BenchCommand.class})
+        subcommands = {InfoCommand.class, EmbedCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
     public static final int EXIT_USER_ERROR = 2;
@@ -42,11 +42,6 @@ public final class Main implements Runnable {
                 err.flush();
                 return EXIT_USER_ERROR;
             }
-            if (ex instanceof OutOfMemoryError) {
-                err.println("dynalora: error: out of memory; use a smaller --batch or --max-len, or a larger heap (DYNALORA_JAVA_OPTS=-Xmx...)");
-                err.flush();
-                return EXIT_USER_ERROR;
-            }
             throw ex;
         });
         cl.setParameterExceptionHandler((ex, args) -> {
@@ -59,7 +54,13 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        int code = commandLine().execute(args);
+        int code;
+        try {
+            code = commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("dynalora: error: out of memory; use a smaller --batch or --max-len, or a larger heap (DYNALORA_JAVA_OPTS=-Xmx...)");
+            code = EXIT_USER_ERROR;
+        }
         System.exit(code);
     }
 }

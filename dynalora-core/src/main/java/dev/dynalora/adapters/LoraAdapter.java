@@ -41,6 +41,7 @@ public final class LoraAdapter implements LinearAdapter {
     private float[] normed;   // [batch, in]: rmsnorm(mean(x)) per example
     private float[] rms;      // [batch]
     private int[] counts;     // [batch] real tokens per example
+    private int gateCount;    // examples in the last forward: gate[] is reused and may be longer
 
     public LoraAdapter(String name, int in, int out, int rank, float alpha, boolean rsLora,
                        boolean componentMask, boolean gated, long seed) {
@@ -56,6 +57,30 @@ public final class LoraAdapter implements LinearAdapter {
         this.b = new Param(name + ".lora_B.weight", Tensor.zeros(out, rank), true);
         kaimingUniform(a.data(), in, new SplittableRandom(seed));
         this.mask = componentMask ? filled(rank, 1f) : null;
+        this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
+        this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
+    }
+
+    /**
+     * An adapter with given weights and scaling, as read back from an adapter file (PEFT format). The scaling is
+     * taken as given, not recomputed from alpha and r: a pruned export stores rank r' with an alpha' chosen for
+     * s, and alpha' / r' in float need not round back to s, while a loaded adapter must compute bit for bit what
+     * the saved one did. A [rank, in] and B [out, rank] are copied (rank = loraA.length / in); no component
+     * mask; with {@code gated} the gate starts at w = 0, b = 0 (g = 1) for the caller to fill in.
+     */
+    public LoraAdapter(String name, int in, int out, float scaling, float[] loraA, float[] loraB, boolean gated) {
+        if (in <= 0 || out <= 0 || loraA.length == 0 || loraA.length % in != 0 || loraB.length != out * (loraA.length / in)) {
+            throw new IllegalArgumentException("LoRA weights of " + name + ": A has " + loraA.length + " values and B "
+                    + loraB.length + ", which do not fit in = " + in + ", out = " + out);
+        }
+        this.name = name;
+        this.in = in;
+        this.out = out;
+        this.rank = loraA.length / in;
+        this.scaling = scaling;
+        this.a = new Param(name + ".lora_A.weight", new Tensor(new int[] {rank, in}, loraA.clone()), true);
+        this.b = new Param(name + ".lora_B.weight", new Tensor(new int[] {out, rank}, loraB.clone()), true);
+        this.mask = null;
         this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
         this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
     }
@@ -119,6 +144,14 @@ public final class LoraAdapter implements LinearAdapter {
         return gate;
     }
 
+    /**
+     * How many entries of {@link #lastGates()} belong to the last forward pass: the buffer is reused across
+     * batches and keeps the length of the largest batch seen, so statistics must stop here.
+     */
+    public int lastGateCount() {
+        return gateCount;
+    }
+
     @Override
     public List<Param> params() {
         List<Param> p = new ArrayList<>(List.of(a, b));
@@ -180,6 +213,7 @@ public final class LoraAdapter implements LinearAdapter {
         int[] am = batch.attentionMask();
         float[] w = gateW.data();
         float bias = gateB.data()[0];
+        gateCount = batch.batch();
         for (int e = 0; e < batch.batch(); e++) {
             int off = e * in;
             Arrays.fill(normed, off, off + in, 0f);

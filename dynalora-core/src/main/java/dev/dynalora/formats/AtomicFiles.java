@@ -30,7 +30,7 @@ public final class AtomicFiles {
      * Writes {@code target} with whatever {@code body} writes to the stream it is given (buffered; the body
      * need not and should not close it). Missing parent directories are created. On success the target holds
      * exactly the new bytes; on any failure (the body throwing included) the target is untouched and the
-     * temporary file is removed.
+     * temporary file is removed. If the target is a symbolic link, the link itself is replaced by the new file.
      *
      * @throws UserInputException for I/O failures (permission denied, disk full, ...), naming the target;
      *     runtime exceptions thrown by the body propagate unchanged.

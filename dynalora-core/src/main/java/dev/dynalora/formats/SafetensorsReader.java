@@ -372,6 +372,14 @@ public final class SafetensorsReader implements AutoCloseable {
      * @throws UserInputException if there is no such tensor, it cannot be converted, or it cannot be read
      */
     public float[] readFloat(String name) {
+        return readFloat(name, CHUNK_BYTES);
+    }
+
+    /** {@link #readFloat(String)} mapping at most chunkBytes (a multiple of 8) at a time; tests use small chunks. */
+    float[] readFloat(String name, long chunkBytes) {
+        if (chunkBytes <= 0 || chunkBytes % 8 != 0) {
+            throw new IllegalArgumentException("chunk size must be a positive multiple of 8: " + chunkBytes);
+        }
         ensureOpen();
         Entry e = entry(name);
         if (e.dtype == DType.C64) {
@@ -389,7 +397,7 @@ public final class SafetensorsReader implements AutoCloseable {
             long remaining = e.end - e.begin;
             int off = 0;
             while (remaining > 0) {
-                long len = Math.min(remaining, CHUNK_BYTES);
+                long len = Math.min(remaining, chunkBytes);
                 MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, pos, len);
                 map.order(ByteOrder.LITTLE_ENDIAN);
                 int count = (int) (len / e.dtype.size);

@@ -128,20 +128,31 @@ public final class TextTokenizer implements AutoCloseable {
         }
 
         TextTokenizer t = new TextTokenizer(hf, file, maxLength, vocab, vocabSize, padId);
-        // The tokenizers library fails when maxLength cannot even hold the special tokens; fail here, once,
-        // with a message about the setting rather than on the first long example.
+        // When maxLength cannot hold the special tokens, the tokenizers library refuses the truncation setting
+        // and DJL ignores that refusal: encodings then come back untruncated (or cut to tokenizer.json's own
+        // limit). Catch it here, once, with a message about the setting. Empty texts need no truncation, so
+        // their lengths are exactly the special-token counts.
+        int specials;
         try {
-            t.encodePair("", "");
-        } catch (UserInputException e) {
+            specials = Math.max(t.encodeRaw("").length(), t.encodePairRaw("", "").length());
+        } catch (RuntimeException e) {
             t.close();
-            throw new UserInputException(file + ": max length " + maxLength
-                    + " is too small to hold this tokenizer's special tokens", e);
+            throw e;
+        }
+        if (maxLength <= specials) {
+            t.close();
+            throw new UserInputException(file + ": max length " + maxLength + " is too small: this tokenizer adds "
+                    + specials + " special tokens to a text pair, so use at least " + (specials + 1));
         }
         return t;
     }
 
     /** Tokenizes one text. */
     public Encoding encode(String text) {
+        return checked(encodeRaw(text));
+    }
+
+    private Encoding encodeRaw(String text) {
         Objects.requireNonNull(text, "text");
         try {
             return convert(tokenizer.encode(text));
@@ -151,10 +162,17 @@ public final class TextTokenizer implements AutoCloseable {
     }
 
     /**
-     * Tokenizes a text pair (BERT: [CLS] a [SEP] b [SEP], type ids 0 then 1). If too long, tokens are removed
-     * one at a time from the end of whichever text is currently longer ("longest_first").
+     * Tokenizes a text pair (BERT: [CLS] a [SEP] b [SEP], type ids 0 then 1). If too long, both texts are cut
+     * at their ends by the fast tokenizers' "longest_first" rule: the shorter text is kept whole if it fits in
+     * half of the space and the longer one gets the rest; otherwise each gets half (the odd token going to the
+     * second). Python's slow tokenizers split slightly differently in that last case; we match the fast ones,
+     * which transformers uses by default.
      */
     public Encoding encodePair(String a, String b) {
+        return checked(encodePairRaw(a, b));
+    }
+
+    private Encoding encodePairRaw(String a, String b) {
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(b, "b");
         try {
@@ -173,7 +191,7 @@ public final class TextTokenizer implements AutoCloseable {
         try {
             List<Encoding> out = new ArrayList<>(array.length);
             for (ai.djl.huggingface.tokenizers.Encoding e : tokenizer.batchEncode(array)) {
-                out.add(convert(e));
+                out.add(checked(convert(e)));
             }
             return out;
         } catch (RuntimeException e) {
@@ -223,6 +241,18 @@ public final class TextTokenizer implements AutoCloseable {
     private UserInputException encodeFailure(RuntimeException e) {
         return new UserInputException(file + ": tokenization failed: "
                 + FormatErrors.oneLine(String.valueOf(e.getMessage())), e);
+    }
+
+    /**
+     * Guards the promise that no encoding exceeds maxLength (position embeddings are sized by it): a breach
+     * would mean the truncation setting did not take, which load() is meant to rule out.
+     */
+    private Encoding checked(Encoding e) {
+        if (e.length() > maxLength) {
+            throw new IllegalStateException(file + ": tokenizer returned " + e.length() + " tokens despite max length "
+                    + maxLength);
+        }
+        return e;
     }
 
     private static Encoding convert(ai.djl.huggingface.tokenizers.Encoding e) {

@@ -42,15 +42,6 @@ final class BigErf {
         return sum.multiply(TWO_OVER_SQRT_PI, MC);
     }
 
-    static double erf(double x) {
-        return erf(new BigDecimal(x)).doubleValue();
-    }
-
-    /** erfc(x) = 1 - erf(x), exact to the last double bit because the subtraction is done in 140 digits. */
-    static double erfc(double x) {
-        return BigDecimal.ONE.subtract(erf(new BigDecimal(x)), MC).doubleValue();
-    }
-
     /** gelu(x) = x Phi(x) = 0.5 x erfc(-x / sqrt 2), the scaling done in BigDecimal too. */
     static double gelu(double x) {
         if (x > 13) {

@@ -136,15 +136,6 @@ final class TestSupport {
         assertClose(what, toDouble(expected), actual, atol, rtol);
     }
 
-    /** Largest |value| of an array, to scale absolute tolerances to the data. */
-    static double maxAbs(double[] a) {
-        double m = 0;
-        for (double v : a) {
-            m = Math.max(m, Math.abs(v));
-        }
-        return m;
-    }
-
     static void assertAllFinite(String what, float[] a) {
         for (int i = 0; i < a.length; i++) {
             assertTrue(Float.isFinite(a[i]), what + "[" + i + "] = " + a[i]);

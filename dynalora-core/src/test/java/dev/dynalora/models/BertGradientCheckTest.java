@@ -4,6 +4,7 @@ import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.training.AdamW;
@@ -32,12 +33,12 @@ class BertGradientCheckTest {
 
     @BeforeAll
     static void kernels() {
-        k = new dev.dynalora.kernels.ReferenceKernels();
+        k = new CpuKernels(2);
     }
 
     @AfterAll
     static void close() {
-        // nothing to close
+        ((CpuKernels) k).close();
     }
 
     static PaddedBatch batch() {

@@ -1,0 +1,102 @@
+package dev.dynalora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.adapters.LoraConfig;
+import dev.dynalora.data.PaddedBatch;
+import dev.dynalora.kernels.CpuKernels;
+import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.tensor.Param;
+import dev.dynalora.training.AdamW;
+import dev.dynalora.training.ClassifierStep;
+import dev.dynalora.training.Method;
+import dev.dynalora.training.MethodSetup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/**
+ * dynalora bench step: full training steps (forward, backward, optimizer) of a sequence classifier on random
+ * token ids, as ../shared/reference/torch_bert_lora.py times them.
+ */
+@Command(name = "step", mixinStandardHelpOptions = true, description = "Time full training steps (forward, backward, AdamW).")
+final class BenchStepCommand implements Callable<Integer> {
+    @Mixin
+    BenchOptions opts;
+
+    @Mixin
+    ThreadsOption threads;
+
+    @Option(names = "--method", defaultValue = "lora", description = "head, full, lora or dynamic. Default: ${DEFAULT-VALUE}.")
+    String method;
+
+    @Option(names = "--rank", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+    int rank;
+
+    @Option(names = "--alpha", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
+    float alpha;
+
+    @Option(names = "--targets", defaultValue = "query,value", description = "Default: ${DEFAULT-VALUE}.")
+    String targets;
+
+    @Option(names = "--no-dropout", description = "Disable hidden dropout (the PyTorch reference has none).")
+    boolean noDropout;
+
+    @Override
+    public Integer call() throws Exception {
+        opts.validate();
+        Method m = Method.parse(method);
+        SequenceClassifier model = PretrainedBert.loadClassifier(opts.model, 2, opts.seed);
+        LoraConfig lora = m.usesAdapters() ? LoraConfig.of(rank, alpha, targets, false, 0f, opts.seed) : null;
+        List<Param> params = MethodSetup.apply(model, m, lora);
+        ClassifierStep step = new ClassifierStep(model, params, new AdamW(params, 0.01f), 1.0);
+        int rows = opts.batch * opts.seq;
+        int[] ids = BenchSupport.randomIds(rows, model.encoder().config().vocabSize(), opts.seed);
+        int[] mask = new int[rows];
+        Arrays.fill(mask, 1);
+        PaddedBatch b = new PaddedBatch(opts.batch, opts.seq, ids, new int[rows], mask);
+        int[] labels = new SplittableRandom(opts.seed + 1).ints(opts.batch, 0, 2).toArray();
+        double[] times = new double[opts.steps];
+        float loss = 0;
+        try (CpuKernels k = threads.kernels()) {
+            for (int s = 0; s < opts.warmup + opts.steps; s++) {
+                long t0 = System.nanoTime();
+                if (noDropout) {
+                    loss = step.lossAndGradients(k, b, labels, null, false, opts.seed, s);
+                    step.optimizer().step(5e-4f);
+                } else {
+                    loss = step.step(k, b, labels, null, 5e-4f, opts.seed, s).loss();
+                }
+                long t1 = System.nanoTime();
+                if (s >= opts.warmup) {
+                    times[s - opts.warmup] = (t1 - t0) / 1e6;
+                }
+            }
+        }
+        double ms = BenchSupport.median(times);
+        ObjectNode o = new ObjectMapper().createObjectNode();
+        o.put("engine", "dynalora");
+        o.put("mode", "train");
+        o.put("method", m.cliName());
+        o.put("java", Runtime.version().toString());
+        o.put("threads", threads.resolve());
+        o.put("batch", opts.batch);
+        o.put("seq", opts.seq);
+        o.put("targets", m.usesAdapters() ? targets : "");
+        o.put("rank", m.usesAdapters() ? rank : 0);
+        o.put("trainable_params", MethodSetup.count(params));
+        o.put("dropout", !noDropout);
+        o.put("ms_per_step", BenchSupport.round(ms, 2));
+        o.put("tokens_per_s", BenchSupport.round(rows / ms * 1000, 1));
+        o.put("peak_rss_mb", BenchSupport.peakRssMb());
+        o.put("final_loss", BenchSupport.round(loss, 4));
+        System.out.println(o);
+        return 0;
+    }
+}

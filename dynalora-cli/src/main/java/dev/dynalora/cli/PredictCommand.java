@@ -1,0 +1,84 @@
+package dev.dynalora.cli;
+
+import dev.dynalora.UserInputException;
+import dev.dynalora.data.Example;
+import dev.dynalora.data.GlueReader;
+import dev.dynalora.evaluation.TaskMetrics;
+import dev.dynalora.formats.AtomicFiles;
+import dev.dynalora.kernels.CpuKernels;
+import dev.dynalora.tokenize.TextTokenizer;
+import dev.dynalora.training.EncodedExamples;
+import dev.dynalora.training.GlueTrainer;
+import dev.dynalora.training.Predictor;
+import dev.dynalora.training.RunFolder;
+import dev.dynalora.training.TrainConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * dynalora predict: reads a GLUE test.tsv and writes index TAB prediction with GLUE's label names (a number
+ * for STS-B), the layout of a GLUE submission file. The output appears whole or not at all.
+ */
+@Command(name = "predict", mixinStandardHelpOptions = true, description = "Predict labels for a GLUE test file.")
+final class PredictCommand implements Callable<Integer> {
+    @Option(names = "--run", required = true, paramLabel = "RUN_DIR")
+    Path runDir;
+
+    @Option(names = "--input", required = true, paramLabel = "TEST.tsv")
+    Path input;
+
+    @Option(names = "--output", required = true, paramLabel = "PRED.tsv")
+    Path output;
+
+    @Option(names = "--overwrite", description = "Replace an existing output file.")
+    boolean overwrite;
+
+    @Option(names = "--batch", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+    int batch;
+
+    @Mixin
+    ThreadsOption threads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (Files.exists(output) && !overwrite) {
+            throw new UserInputException("output " + output + " already exists; pass --overwrite to replace it");
+        }
+        RunFolder run = RunFolder.open(runDir);
+        TrainConfig c = run.readConfig();
+        GlueTrainer.Built built = GlueTrainer.build(c);
+        run.loadTrainable(built.trainable());
+        String split = built.task().testSplits().get(0);
+        List<Example> examples = GlueReader.readFile(input, built.task(), split, 0);
+        EncodedExamples data;
+        try (TextTokenizer tok = TextTokenizer.load(Path.of(c.model()), c.maxLen())) {
+            data = new EncodedExamples(examples, tok);
+        }
+        float[] logits;
+        try (CpuKernels k = threads.kernels(); Progress p = Progress.start("predict", examples.size(), "ex")) {
+            logits = Predictor.logits(k, built.model(), data, batch, p::stepBy);
+        }
+        StringBuilder sb = new StringBuilder("index\tprediction\n");
+        if (built.task().isRegression()) {
+            for (int i = 0; i < examples.size(); i++) {
+                float v = Math.max(0f, Math.min(5f, logits[i]));
+                sb.append(examples.get(i).index()).append('\t').append(String.format(Locale.ROOT, "%.3f", v)).append('\n');
+            }
+        } else {
+            int[] pred = TaskMetrics.argmax(logits, built.model().numLabels());
+            List<String> names = built.task().labelNames();
+            for (int i = 0; i < examples.size(); i++) {
+                sb.append(examples.get(i).index()).append('\t').append(names.get(pred[i])).append('\n');
+            }
+        }
+        AtomicFiles.writeString(output, sb.toString());
+        return 0;
+    }
+}

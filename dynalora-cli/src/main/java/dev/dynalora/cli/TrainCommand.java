@@ -1,0 +1,141 @@
+package dev.dynalora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dynalora.kernels.CpuKernels;
+import dev.dynalora.training.GlueTrainer;
+import dev.dynalora.training.Method;
+import dev.dynalora.training.RunFolder;
+import dev.dynalora.training.TrainConfig;
+import dev.dynalora.training.TrainingListener;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** dynalora train: fine-tune on a GLUE task with one of the methods; writes a run folder. */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Fine-tune a model on a GLUE task.")
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder.")
+    Path model;
+
+    @Option(names = "--task", required = true, description = "cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte, wnli.")
+    String task;
+
+    @Option(names = "--data", required = true, paramLabel = "DIR", description = "GLUE folder (original TSV layout).")
+    Path data;
+
+    @Option(names = "--method", defaultValue = "lora", description = "head, full, lora, adalora or dynamic. Default: ${DEFAULT-VALUE}.")
+    String method;
+
+    @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run folder to create.")
+    Path out;
+
+    @Option(names = "--overwrite", description = "Replace the files of an existing run folder.")
+    boolean overwrite;
+
+    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r. Default: ${DEFAULT-VALUE}.")
+    int rank;
+
+    @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha (scaling alpha/r). Default: ${DEFAULT-VALUE}.")
+    float alpha;
+
+    @Option(names = "--targets", defaultValue = "query,value", description = "Modules to adapt: names or one regex. Default: ${DEFAULT-VALUE}.")
+    String targets;
+
+    @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) (rsLoRA).")
+    boolean rsLora;
+
+    @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input (0 only, for now). Default: ${DEFAULT-VALUE}.")
+    float loraDropout;
+
+    @Option(names = "--epochs", defaultValue = "3", description = "Default: ${DEFAULT-VALUE}.")
+    int epochs;
+
+    @Option(names = "--batch", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    int batch;
+
+    @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for adapters and head, 5e-5 for full.")
+    Float lr;
+
+    @Option(names = "--max-len", defaultValue = "128", description = "Truncate examples to N tokens. Default: ${DEFAULT-VALUE}.")
+    int maxLen;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Option(names = "--warmup-ratio", defaultValue = "0.06", description = "Default: ${DEFAULT-VALUE}.")
+    float warmupRatio;
+
+    @Option(names = "--weight-decay", defaultValue = "0.01", description = "Default: ${DEFAULT-VALUE}.")
+    float weightDecay;
+
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Default: ${DEFAULT-VALUE}.")
+    float maxGradNorm;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Use only the first N training examples (0: all).")
+    int limit;
+
+    @Option(names = "--eval-limit", defaultValue = "0", description = "Use only the first N dev examples (0: all).")
+    int evalLimit;
+
+    @Option(names = "--log-every", defaultValue = "10", description = "Steps between metrics.jsonl lines. Default: ${DEFAULT-VALUE}.")
+    int logEvery;
+
+    @Mixin
+    ThreadsOption threads;
+
+    @Override
+    public Integer call() throws Exception {
+        Method m = Method.parse(method);
+        if (loraDropout != 0f) {
+            throw new dev.dynalora.UserInputException("--lora-dropout other than 0 is not supported yet");
+        }
+        float peak = lr != null ? lr : (m == Method.FULL ? 5e-5f : 5e-4f);
+        TrainConfig c = new TrainConfig(model.toAbsolutePath().toString(), task, data.toAbsolutePath().toString(), m.cliName(),
+                rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),
+                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery);
+        c.validate();
+        // Build first: a bad model, task or --targets fails before any run folder is created.
+        GlueTrainer.Built built = GlueTrainer.build(c);
+        RunFolder run = RunFolder.create(out, overwrite);
+        Map<String, Object> summary;
+        try (CpuKernels k = threads.kernels(); ProgressListener pl = new ProgressListener()) {
+            summary = new GlueTrainer(c, k, pl).run(run, built);
+        }
+        System.out.println(new ObjectMapper().writeValueAsString(summary));
+        return 0;
+    }
+
+    /** Draws training progress (loss, lr, tokens/s, ETA) and announces evaluations. */
+    static final class ProgressListener implements TrainingListener, AutoCloseable {
+        private Progress bar;
+
+        @Override
+        public void started(long totalSteps, int trainExamples, int evalExamples) {
+            bar = Progress.start("train", totalSteps, "steps");
+        }
+
+        @Override
+        public void step(long step, float loss, float lr, double tokensPerSecond) {
+            bar.stepTo(step, String.format("loss %.4f lr %.2e %.0f tok/s", loss, lr, tokensPerSecond));
+        }
+
+        @Override
+        public void evaluated(int epoch, Map<String, Double> metrics) {
+            if (Progress.interactive()) {
+                System.err.println();
+                System.err.println("epoch " + epoch + " dev " + metrics);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) {
+                bar.close();
+            }
+        }
+    }
+}

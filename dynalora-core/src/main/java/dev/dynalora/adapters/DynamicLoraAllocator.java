@@ -1,0 +1,623 @@
+package dev.dynalora.adapters;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Dynamic LoRA's importance measurement and rank reallocation (docs/dynamic-lora.md), driving the component
+ * masks of a set of {@link LoraAdapter}s built with {@code componentMask = true} and rank r_max.
+ *
+ * <p>Per training step the trainer calls, in this order:
+ * <ol>
+ *   <li>{@link #observe(long)} after backward (gradients in the parameters), before the optimizer step:
+ *       sensitivities are first-order estimates at the parameters the gradient was taken at;</li>
+ *   <li>{@link #beforeOptimizerStep()}, {@code optimizer.step(lr)}, {@link #afterOptimizerStep()}: masked
+ *       components get a zero gradient, but AdamW's momentum and weight decay would still move them, so their
+ *       values are snapshotted and put back (exact, and independent of the optimizer);</li>
+ *   <li>{@link #maybeReallocate(long)}: changes the masks for the next step when the schedule says so.</li>
+ * </ol>
+ * With all switches off every call is a no-op and training is bit-identical to plain LoRA.
+ */
+public final class DynamicLoraAllocator {
+    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)layer\\.(\\d+)\\.");
+
+    private final DynamicLoraConfig cfg;
+    private final List<LoraAdapter> adapters;
+    private final int n;
+    private final int r;
+    private final String[] layerOf;
+    private final double[][] expIpt;     // [module][component] EMA of the sensitivity
+    private final double[][] expUnc;     // [module][component] EMA of |sensitivity - its EMA|
+    private final boolean[][] everActive;
+    private final int[] ranks;
+    private final float[][] snapA;       // masked rows of A, saved around the optimizer step
+    private final float[][] snapB;       // masked columns of B
+    private boolean snapshotHeld;
+    private boolean finalized;
+    private long observations;
+    private long reallocations;
+    // Gate statistics over the training examples seen since the last allocation record.
+    private final long[] gateN;
+    private final double[] gateSum;
+    private final double[] gateSq;
+    private final double[] gateMin;
+    private final double[] gateMax;
+
+    public DynamicLoraAllocator(DynamicLoraConfig cfg, List<LoraAdapter> adapters) {
+        if (adapters.isEmpty()) {
+            throw new IllegalArgumentException("Dynamic LoRA needs at least one adapter");
+        }
+        this.cfg = cfg;
+        this.adapters = List.copyOf(adapters);
+        this.n = this.adapters.size();
+        this.r = cfg.rMax();
+        boolean needMask = cfg.reallocation() || cfg.r0() < cfg.rMax();
+        Set<String> names = new HashSet<>();
+        layerOf = new String[n];
+        for (int m = 0; m < n; m++) {
+            LoraAdapter a = this.adapters.get(m);
+            if (a.rank() != r) {
+                throw new IllegalArgumentException("adapter " + a.name() + " has rank " + a.rank() + ", Dynamic LoRA r_max is " + r);
+            }
+            if (needMask && a.componentMask() == null) {
+                throw new IllegalArgumentException("adapter " + a.name() + " was built without a component mask");
+            }
+            if (a.gated() != cfg.gate()) {
+                throw new IllegalArgumentException("adapter " + a.name() + (a.gated() ? " has" : " lacks")
+                        + " an input gate but the config says gate " + (cfg.gate() ? "on" : "off"));
+            }
+            if (!names.add(a.name())) {
+                throw new IllegalArgumentException("two adapters named " + a.name());
+            }
+            Matcher mt = LAYER.matcher(a.name());
+            layerOf[m] = mt.find() ? mt.group(1) : "other";
+        }
+        expIpt = new double[n][r];
+        expUnc = new double[n][r];
+        everActive = new boolean[n][r];
+        ranks = new int[n];
+        snapA = new float[n][];
+        snapB = new float[n][];
+        gateN = new long[n];
+        gateSum = new double[n];
+        gateSq = new double[n];
+        gateMin = new double[n];
+        gateMax = new double[n];
+        resetGateStats();
+        // Components [0, r0) start active; the others are masked and, never having been active, keep B's zero
+        // initial columns, so they contribute nothing until they are grown into.
+        for (int m = 0; m < n; m++) {
+            float[] mask = this.adapters.get(m).componentMask();
+            for (int j = 0; j < r; j++) {
+                boolean on = j < cfg.r0();
+                everActive[m][j] = on;
+                if (mask != null) {
+                    mask[j] = on ? 1f : 0f;
+                }
+            }
+            ranks[m] = cfg.r0();
+        }
+    }
+
+    public DynamicLoraConfig config() {
+        return cfg;
+    }
+
+    public List<LoraAdapter> adapters() {
+        return adapters;
+    }
+
+    /** Active components per module, in adapter order. */
+    public int[] ranks() {
+        return ranks.clone();
+    }
+
+    /** Sum of the active ranks. */
+    public int activeBudget() {
+        int s = 0;
+        for (int x : ranks) {
+            s += x;
+        }
+        return s;
+    }
+
+    /** Whether the final allocation (at total_steps - t_final) has been made. */
+    public boolean finalized() {
+        return finalized;
+    }
+
+    public long reallocations() {
+        return reallocations;
+    }
+
+    /** Importance of each component of module m: EMA(sensitivity) * EMA(uncertainty), AdaLoRA's score. */
+    public double[] componentScores(int m) {
+        double[] s = new double[r];
+        for (int j = 0; j < r; j++) {
+            s[j] = expIpt[m][j] * expUnc[m][j];
+        }
+        return s;
+    }
+
+    private boolean active(int m, int j) {
+        float[] mask = adapters.get(m).componentMask();
+        return mask == null || mask[j] != 0f;
+    }
+
+    /**
+     * Module importance: the mean score of its active components. A mean, not a sum: with a sum a module's
+     * importance grows with its rank, so allocation in proportion to it feeds back on itself (the largest
+     * module keeps growing); the mean measures what one component is worth there, independent of the rank.
+     */
+    public double[] moduleImportance() {
+        double[] imp = new double[n];
+        for (int m = 0; m < n; m++) {
+            double s = 0;
+            int c = 0;
+            for (int j = 0; j < r; j++) {
+                if (active(m, j)) {
+                    s += expIpt[m][j] * expUnc[m][j];
+                    c++;
+                }
+            }
+            imp[m] = c == 0 ? 0 : s / c;
+        }
+        return imp;
+    }
+
+    /** Importance of each transformer layer: the sum over its adapted modules, keyed by layer index. */
+    public Map<String, Double> layerImportance() {
+        double[] imp = moduleImportance();
+        Map<String, Double> layers = new LinkedHashMap<>();
+        for (int m = 0; m < n; m++) {
+            layers.merge(layerOf[m], imp[m], Double::sum);
+        }
+        return layers;
+    }
+
+    /**
+     * Updates the importance estimates from the gradients now in the adapters (call after backward, before
+     * the optimizer step). For each active component i of a module:
+     * ipt = |sum_k A[i,k] dA[i,k]| + |sum_o B[o,i] dB[o,i]|,
+     * expIpt = b1 expIpt + (1-b1) ipt, expUnc = b2 expUnc + (1-b2) |ipt - expIpt| (the updated expIpt, as PEFT).
+     * Masked components keep their last estimates. Also collects gate statistics for the allocation record.
+     */
+    public void observe(long step) {
+        if (cfg.gate()) {
+            collectGates();
+        }
+        if (!cfg.importance()) {
+            return;
+        }
+        double b1 = cfg.beta1();
+        double b2 = cfg.beta2();
+        double[] sb = new double[r];
+        for (int m = 0; m < n; m++) {
+            LoraAdapter ad = adapters.get(m);
+            float[] a = ad.loraA().data();
+            float[] da = ad.loraA().grad();
+            float[] b = ad.loraB().data();
+            float[] db = ad.loraB().grad();
+            if (da == null || db == null) {
+                throw new IllegalStateException("adapter " + ad.name() + " is frozen: no gradients to score");
+            }
+            int in = a.length / r;
+            int out = b.length / r;
+            Arrays.fill(sb, 0);
+            // B is [out, r]: walk it row by row and accumulate every column at once (contiguous reads).
+            for (int o = 0; o < out; o++) {
+                int off = o * r;
+                for (int j = 0; j < r; j++) {
+                    sb[j] += (double) b[off + j] * db[off + j];
+                }
+            }
+            for (int j = 0; j < r; j++) {
+                if (!active(m, j)) {
+                    continue;
+                }
+                double sa = 0;
+                int off = j * in;
+                for (int k = 0; k < in; k++) {
+                    sa += (double) a[off + k] * da[off + k];
+                }
+                double ipt = Math.abs(sa) + Math.abs(sb[j]);
+                double e = b1 * expIpt[m][j] + (1 - b1) * ipt;
+                expIpt[m][j] = e;
+                expUnc[m][j] = b2 * expUnc[m][j] + (1 - b2) * Math.abs(ipt - e);
+            }
+        }
+        observations++;
+    }
+
+    private void collectGates() {
+        for (int m = 0; m < n; m++) {
+            LoraAdapter ad = adapters.get(m);
+            float[] g = ad.lastGates();
+            if (g == null) {
+                continue;
+            }
+            int c = ad.lastGateCount();
+            for (int e = 0; e < c; e++) {
+                double x = g[e];
+                gateN[m]++;
+                gateSum[m] += x;
+                gateSq[m] += x * x;
+                gateMin[m] = Math.min(gateMin[m], x);
+                gateMax[m] = Math.max(gateMax[m], x);
+            }
+        }
+    }
+
+    private void resetGateStats() {
+        Arrays.fill(gateN, 0);
+        Arrays.fill(gateSum, 0);
+        Arrays.fill(gateSq, 0);
+        Arrays.fill(gateMin, Double.POSITIVE_INFINITY);
+        Arrays.fill(gateMax, Double.NEGATIVE_INFINITY);
+    }
+
+    /** Saves the values of masked components; pair with {@link #afterOptimizerStep()}. */
+    public void beforeOptimizerStep() {
+        if (snapshotHeld) {
+            throw new IllegalStateException("beforeOptimizerStep called twice without afterOptimizerStep");
+        }
+        for (int m = 0; m < n; m++) {
+            LoraAdapter ad = adapters.get(m);
+            float[] mask = ad.componentMask();
+            if (mask == null || ranks[m] == r) {
+                continue;
+            }
+            float[] a = ad.loraA().data();
+            float[] b = ad.loraB().data();
+            if (snapA[m] == null) {
+                snapA[m] = new float[a.length];
+                snapB[m] = new float[b.length];
+            }
+            int in = a.length / r;
+            int out = b.length / r;
+            for (int j = 0; j < r; j++) {
+                if (mask[j] != 0f) {
+                    continue;
+                }
+                System.arraycopy(a, j * in, snapA[m], j * in, in);
+                for (int o = 0; o < out; o++) {
+                    snapB[m][o * r + j] = b[o * r + j];
+                }
+            }
+        }
+        snapshotHeld = true;
+    }
+
+    /** Puts the masked components' values back as they were before the optimizer step. */
+    public void afterOptimizerStep() {
+        if (!snapshotHeld) {
+            throw new IllegalStateException("afterOptimizerStep without beforeOptimizerStep");
+        }
+        for (int m = 0; m < n; m++) {
+            LoraAdapter ad = adapters.get(m);
+            float[] mask = ad.componentMask();
+            if (mask == null || ranks[m] == r) {
+                continue;
+            }
+            float[] a = ad.loraA().data();
+            float[] b = ad.loraB().data();
+            int in = a.length / r;
+            int out = b.length / r;
+            for (int j = 0; j < r; j++) {
+                if (mask[j] != 0f) {
+                    continue;
+                }
+                System.arraycopy(snapA[m], j * in, a, j * in, in);
+                for (int o = 0; o < out; o++) {
+                    b[o * r + j] = snapB[m][o * r + j];
+                }
+            }
+        }
+        snapshotHeld = false;
+    }
+
+    /** Whether step {@code step} (the index of the step just taken) is a reallocation step. */
+    public boolean isReallocationStep(long step) {
+        if (!cfg.reallocation() || finalized || step <= cfg.tInit()) {
+            return false;
+        }
+        return step >= cfg.totalSteps() - cfg.tFinal() || step % cfg.deltaT() == 0;
+    }
+
+    /**
+     * Reallocates rank when the schedule says so: between t_init and total_steps - t_final every delta_t steps,
+     * and once more at total_steps - t_final, after which the allocation is frozen. Returns whether it ran.
+     * Call after the optimizer step (and {@link #afterOptimizerStep()}): the new masks apply from the next step.
+     */
+    public boolean maybeReallocate(long step) {
+        if (!isReallocationStep(step)) {
+            return false;
+        }
+        reallocate(cfg.budgetAt(step, n));
+        if (step >= cfg.totalSteps() - cfg.tFinal()) {
+            finalized = true;
+        }
+        return true;
+    }
+
+    /** Redistributes {@code budget} active components over the modules now (exposed for tests). */
+    void reallocate(int budget) {
+        if (snapshotHeld) {
+            throw new IllegalStateException("reallocation between beforeOptimizerStep and afterOptimizerStep");
+        }
+        int[] target = allocate(weights(moduleImportance(), cfg.tau()), budget, cfg.rMin(), cfg.rMax());
+        for (int m = 0; m < n; m++) {
+            setRank(m, target[m]);
+        }
+        reallocations++;
+    }
+
+    /**
+     * softmax(log(importance) / tau) without the normalisation (allocate() only needs proportions), computed
+     * as exp((log imp - max log imp) / tau) so that no importance over- or underflows. Modules of zero
+     * importance get weight 0; if no module has a positive finite importance all weights are equal.
+     */
+    static double[] weights(double[] importance, double tau) {
+        double maxLog = Double.NEGATIVE_INFINITY;
+        for (double x : importance) {
+            if (x > 0 && Double.isFinite(x)) {
+                maxLog = Math.max(maxLog, Math.log(x));
+            }
+        }
+        double[] w = new double[importance.length];
+        if (maxLog == Double.NEGATIVE_INFINITY) {
+            Arrays.fill(w, 1);
+            return w;
+        }
+        for (int m = 0; m < w.length; m++) {
+            double x = importance[m];
+            w[m] = x > 0 && Double.isFinite(x) ? Math.exp((Math.log(x) - maxLog) / tau) : 0;
+        }
+        return w;
+    }
+
+    /**
+     * Integer ranks in [lo, hi] summing exactly to {@code budget}, proportional to {@code weights} where the
+     * bounds allow: first the continuous water-filling solution x_m = clamp(lambda w_m, lo, hi) with
+     * sum x = budget (zero-weight modules sit at lo unless the others are all at hi), then largest-remainder
+     * rounding: floor every x_m and hand the missing units to the largest fractional parts (ties: larger
+     * weight, then lower index). Monotone: w_a > w_b implies rank_a >= rank_b.
+     */
+    public static int[] allocate(double[] weights, int budget, int lo, int hi) {
+        int n = weights.length;
+        if (lo < 0 || hi < lo) {
+            throw new IllegalArgumentException("bad bounds [" + lo + ", " + hi + "]");
+        }
+        if ((long) n * lo > budget || (long) n * hi < budget) {
+            throw new IllegalArgumentException("budget " + budget + " cannot be split over " + n + " modules within ["
+                    + lo + ", " + hi + "]");
+        }
+        for (double w : weights) {
+            if (!(w >= 0) || Double.isInfinite(w)) {
+                throw new IllegalArgumentException("weights must be finite and >= 0, got " + w);
+            }
+        }
+        double[] x = waterFill(weights, budget, lo, hi);
+        int[] rank = new int[n];
+        long sum = 0;
+        for (int m = 0; m < n; m++) {
+            rank[m] = Math.max(lo, Math.min(hi, (int) Math.floor(x[m])));
+            sum += rank[m];
+        }
+        // Floors sum to at most the budget; rounding noise in x could leave it one off either way, so both loops.
+        Integer[] order = new Integer[n];
+        for (int m = 0; m < n; m++) {
+            order[m] = m;
+        }
+        Comparator<Integer> byRemainder = Comparator.<Integer>comparingDouble(m -> x[m] - rank[m]).reversed()
+                .thenComparing(Comparator.<Integer>comparingDouble(m -> weights[m]).reversed())
+                .thenComparingInt(m -> m);
+        while (sum != budget) {
+            Arrays.sort(order, byRemainder);
+            if (sum < budget) {
+                for (int i = 0; i < n && sum < budget; i++) {
+                    if (rank[order[i]] < hi) {
+                        rank[order[i]]++;
+                        sum++;
+                    }
+                }
+            } else {
+                for (int i = n - 1; i >= 0 && sum > budget; i--) {
+                    if (rank[order[i]] > lo) {
+                        rank[order[i]]--;
+                        sum--;
+                    }
+                }
+            }
+        }
+        return rank;
+    }
+
+    /**
+     * The continuous allocation. f(lambda) = sum_m clamp(lambda w_m, lo, hi) is piecewise linear and
+     * non-decreasing with breakpoints lo / w_m and hi / w_m, so lambda is found exactly by locating the segment
+     * where f crosses the budget and interpolating (no iteration, no tolerance).
+     */
+    private static double[] waterFill(double[] w, int budget, int lo, int hi) {
+        int n = w.length;
+        double[] x = new double[n];
+        List<Integer> pos = new ArrayList<>();
+        for (int m = 0; m < n; m++) {
+            if (w[m] > 0) {
+                pos.add(m);
+            }
+        }
+        double saturated = (double) pos.size() * hi + (double) (n - pos.size()) * lo;
+        if (pos.isEmpty() || budget >= saturated) {
+            // Every weighted module at hi; what is left is shared evenly by the zero-weight ones.
+            int zeros = n - pos.size();
+            double share = zeros == 0 ? 0 : (budget - saturated) / zeros;
+            for (int m = 0; m < n; m++) {
+                x[m] = w[m] > 0 ? hi : lo + share;
+            }
+            return x;
+        }
+        double[] breaks = new double[2 * pos.size() + 1];
+        int nb = 0;
+        breaks[nb++] = 0;
+        for (int m : pos) {
+            breaks[nb++] = lo / w[m];
+            breaks[nb++] = hi / w[m];
+        }
+        Arrays.sort(breaks, 0, nb);
+        double prevL = 0;
+        double prevF = f(w, 0, lo, hi);
+        double lambda = 0;
+        for (int i = 0; i < nb; i++) {
+            double l = breaks[i];
+            double fl = f(w, l, lo, hi);
+            if (fl >= budget) {
+                lambda = fl == prevF ? l : prevL + (budget - prevF) * (l - prevL) / (fl - prevF);
+                break;
+            }
+            prevL = l;
+            prevF = fl;
+        }
+        for (int m = 0; m < n; m++) {
+            x[m] = clamp(lambda * w[m], lo, hi);
+        }
+        return x;
+    }
+
+    private static double f(double[] w, double lambda, int lo, int hi) {
+        double s = 0;
+        for (double wm : w) {
+            s += clamp(lambda * wm, lo, hi);
+        }
+        return s;
+    }
+
+    private static double clamp(double v, double lo, double hi) {
+        return Math.max(lo, Math.min(hi, v));
+    }
+
+    /**
+     * Sets module m to k active components. Shrinking keeps the k highest-scoring active components; growing
+     * adds inactive ones by their (last measured) score, then by index. A component activated for the first time
+     * gets a zero column in B so that growing leaves the module's output unchanged; one that was active before
+     * comes back with the values it had (masked components are never modified).
+     */
+    private void setRank(int m, int k) {
+        LoraAdapter ad = adapters.get(m);
+        float[] mask = ad.componentMask();
+        double[] score = componentScores(m);
+        List<Integer> on = new ArrayList<>();
+        List<Integer> off = new ArrayList<>();
+        for (int j = 0; j < r; j++) {
+            (active(m, j) ? on : off).add(j);
+        }
+        Comparator<Integer> best = Comparator.<Integer>comparingDouble(j -> score[j]).reversed().thenComparingInt(j -> j);
+        if (k < on.size()) {
+            on.sort(best);
+            for (int i = k; i < on.size(); i++) {
+                mask[on.get(i)] = 0f;
+            }
+        } else if (k > on.size()) {
+            off.sort(best);
+            float[] b = ad.loraB().data();
+            int out = b.length / r;
+            for (int i = 0; i < k - on.size(); i++) {
+                int j = off.get(i);
+                if (!everActive[m][j]) {
+                    for (int o = 0; o < out; o++) {
+                        b[o * r + j] = 0f;
+                    }
+                    everActive[m][j] = true;
+                }
+                mask[j] = 1f;
+            }
+        }
+        ranks[m] = k;
+    }
+
+    /** Module name to active rank: PEFT's rank_pattern for exporting the active components as plain LoRA. */
+    public Map<String, Integer> rankPattern() {
+        Map<String, Integer> p = new LinkedHashMap<>();
+        for (int m = 0; m < n; m++) {
+            p.put(adapters.get(m).name(), ranks[m]);
+        }
+        return p;
+    }
+
+    /** Indices of the active components of an adapter (all of them without a mask), in increasing order. */
+    public static int[] activeComponents(LoraAdapter a) {
+        float[] mask = a.componentMask();
+        return java.util.stream.IntStream.range(0, a.rank()).filter(j -> mask == null || mask[j] != 0f).toArray();
+    }
+
+    /**
+     * The lora_alpha that keeps a component's scale when a module is exported as plain LoRA of rank
+     * {@code exportRank}: training used s = alpha / r_max (alpha / sqrt(r_max) with rsLoRA) for every module,
+     * and PEFT computes s from the exported rank, so alpha_m = alpha * r_m / r_max (alpha * sqrt(r_m / r_max)).
+     */
+    public static float exportAlpha(float alpha, boolean rsLora, int rMax, int exportRank) {
+        double ratio = (double) exportRank / rMax;
+        return (float) (alpha * (rsLora ? Math.sqrt(ratio) : ratio));
+    }
+
+    /**
+     * One allocation.jsonl line: {"step", "budget", "modules": {name: {"importance", "rank", "gate_mean",
+     * "gate_std", "gate_min", "gate_max", "gate_examples"}}, "layers": {"0": importance, ...}}. Gate statistics
+     * cover the training examples observed since the previous record, which this call starts afresh.
+     * Importance fields appear only with the measurement on, gate fields only with the gate on.
+     */
+    public ObjectNode allocationRecord(long step) {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode rec = f.objectNode();
+        rec.put("step", step);
+        rec.put("budget", activeBudget());
+        double[] imp = moduleImportance();
+        ObjectNode mods = rec.putObject("modules");
+        for (int m = 0; m < n; m++) {
+            ObjectNode o = mods.putObject(adapters.get(m).name());
+            if (cfg.importance()) {
+                putNumber(o, "importance", imp[m]);
+            }
+            o.put("rank", ranks[m]);
+            if (cfg.gate()) {
+                long c = gateN[m];
+                o.put("gate_examples", c);
+                if (c > 0) {
+                    double mean = gateSum[m] / c;
+                    putNumber(o, "gate_mean", mean);
+                    putNumber(o, "gate_std", Math.sqrt(Math.max(0, gateSq[m] / c - mean * mean)));
+                    putNumber(o, "gate_min", gateMin[m]);
+                    putNumber(o, "gate_max", gateMax[m]);
+                }
+            }
+        }
+        if (cfg.importance()) {
+            ObjectNode layers = rec.putObject("layers");
+            for (Map.Entry<String, Double> e : layerImportance().entrySet()) {
+                putNumber(layers, e.getKey(), e.getValue());
+            }
+        }
+        resetGateStats();
+        return rec;
+    }
+
+    /** JSON has no NaN or infinity: such values are written as null. */
+    private static void putNumber(ObjectNode o, String key, double v) {
+        if (Double.isFinite(v)) {
+            o.put(key, v);
+        } else {
+            o.putNull(key);
+        }
+    }
+}

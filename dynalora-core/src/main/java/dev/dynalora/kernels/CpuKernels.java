@@ -1,0 +1,799 @@
+package dev.dynalora.kernels;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The fast CPU backend: a packed, register-blocked SGEMM on the Vector API (BLIS-style) and a persistent
+ * fixed thread pool.
+ *
+ * <h2>SGEMM structure</h2>
+ * The classic five loops around a micro-kernel:
+ * <pre>
+ *   for jc in n step NC            B block  (KC x NC, packed; lives in L3)
+ *     for pc in k step KC          k block  (never split across threads: results are deterministic)
+ *       pack op(B)[pc.., jc..]     into NR-wide micro-panels, row p of a panel = NR consecutive floats
+ *       for ic in m step MC        A block  (MC x KC, packed; lives in L2)
+ *         pack op(A)[ic.., pc..]   into MR-tall micro-panels, column p of a panel = MR consecutive floats
+ *         for jr in nc step NR     B micro-panel (KC x NR; stays in L1 while all A micro-panels stream past)
+ *           for ir in mc step MR   micro-kernel: MR x NR tile of C held in vector registers
+ * </pre>
+ * Packing absorbs the four transpose combinations, so one micro-kernel serves NN, NT, TN and TT. Packed
+ * panels are zero-padded to full MR/NR, so the micro-kernel always runs full tiles; only the write-back of
+ * edge tiles (m or n not a multiple of MR/NR) goes through a small scratch tile.
+ *
+ * <h2>Micro-kernel choice (measured on a 2-core AMD EPYC Zen 3 VM: AVX2, 16 ymm registers)</h2>
+ * Every C element is computed the same way whatever the kernel shape, tile position or thread split (the
+ * same FMA sequence over k inside each k block, the same k blocks, edge tiles written with {@link Math#fma}
+ * exactly like the vector path), so results depend only on (m, n, k) and the inputs: they are bit-identical
+ * for any thread count.
+ * <ul>
+ *   <li>4 x 2 vectors (8 accumulators + 2 B vectors + 4 broadcasts = 14 registers even when C2 hoists every
+ *       load to the top of the loop): spill-free on JDK 17 and 25, and C2 removes the bounds checks from
+ *       its loop (22 instructions for 8 FMAs). Fastest inside the full GEMM on this machine, by a wide
+ *       margin on JDK 17, and its NR = 16 suits attention's head dimension (n = 32 = 2 full panels). The
+ *       default for vectors narrower than 512 bits.</li>
+ *   <li>6 x 2 vectors (12 + 2 + 1 = 15 registers): the fastest in an isolated loop on JDK 17, but inside
+ *       the GEMM C2 schedules two broadcasts at once and spills an accumulator (a store-forwarding chain
+ *       every iteration: half speed); JDK 25 spills it too. The default for 512-bit vectors, where AVX-512's
+ *       32 registers leave ample headroom (not measured here: this machine has no AVX-512).</li>
+ *   <li>3 x 3 vectors (9 + 3 + 3 = 15): spill-free but its loop kept bounds checks on JDK 17 and it was
+ *       slower than 4 x 2 in context; 4 x 3 (16 registers) always spilled; unrolling the k loop by hand
+ *       made C2 spill on both JDKs.</li>
+ * </ul>
+ * {@code -Ddynalora.sgemm.kernel=4x2|6x2|3x3} forces a kernel and
+ * {@code -Ddynalora.sgemm.vectorBits=128|256|512} the vector width (the tests use these to exercise every
+ * kernel and width); {@code dynalora.sgemm.kc/mc/nc} override the block sizes for tuning.
+ */
+public final class CpuKernels implements Kernels, AutoCloseable {
+
+    static final VectorSpecies<Float> F = species();
+    static final int L = F.length();
+    static final int K4X2 = 0;
+    static final int K6X2 = 1;
+    static final int K3X3 = 2;
+    /** Micro-kernel shape: {@link #K4X2}, {@link #K6X2} or {@link #K3X3}. */
+    static final int KERNEL = kernelChoice();
+    static final int MR = KERNEL == K6X2 ? 6 : KERNEL == K3X3 ? 3 : 4;
+    static final int NV = KERNEL == K3X3 ? 3 : 2;
+    static final int NR = NV * L;
+
+    /**
+     * k block. The B micro-panel (KC x NR floats) must stay in L1 (32 KB on Zen 3/4) while the A micro
+     * panels stream past it: 256 x 16 floats = 16 KB for NR = 16 (AVX2); wider panels get a smaller KC to
+     * stay near 16-18 KB. A k up to 1.5 KC is one block (k = 384: a 24 KB panel, still inside L1), since
+     * every extra k block is one more read-modify-write pass over C, which misses cache for big C (the
+     * MiniLM shapes at k = 384 measured faster as one block than as 2 x 192). Larger k is split into equal
+     * blocks (k = 1536 -> 6 x 256) rather than full ones plus a small remainder.
+     */
+    static final int KC = intProp("dynalora.sgemm.kc", Math.max(64, Math.min(512, 4096 / NR)));
+    /**
+     * m block. The packed A block (MC x KC floats) should sit in the per-core L2 (512 KB on Zen 3, 1 MB on
+     * Zen 4) with room for the B panels passing through: about 192 KB, i.e. 192 rows at KC = 256.
+     */
+    static final int MC = roundUp(intProp("dynalora.sgemm.mc", Math.max(MR, 196_608 / (4 * KC))), MR);
+    /**
+     * n block. The packed B block (KC x NC) is shared by all A blocks and lives in L3: about 4 MB, so
+     * every model-sized n (<= 4096) is a single block and B is packed once per k block.
+     */
+    static final int NC = roundUp(intProp("dynalora.sgemm.nc", 4096), NR);
+
+    /** Below this many flops sgemm stays on the calling thread: waking a worker costs a few microseconds. */
+    static final double PARALLEL_MIN_FLOPS = intProp("dynalora.sgemm.parallelMinFlops", 1 << 21);
+
+    static final int TILE_ALPHA = MR * NR;
+    static final int TILE_BETA = MR * NR + 1;
+
+    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+
+    private final int threads;
+    private final Pool pool;
+
+    public CpuKernels(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        this.threads = threads;
+        this.pool = threads > 1 ? new Pool(threads) : null;
+    }
+
+    @Override
+    public int threads() {
+        return threads;
+    }
+
+    /** Describes the compiled-in configuration (vector width, micro-kernel, block sizes). */
+    public static String describe() {
+        return "vector=" + L + "x float (" + F.vectorBitSize() + " bit), micro-kernel=" + MR + "x" + NR
+                + " (" + MR + "x" + NV + " vectors), KC=" + KC + ", MC=" + MC + ", NC=" + NC;
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.close();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // SGEMM entry points
+    // ------------------------------------------------------------------------------------------------
+
+    @Override
+    public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                      float beta, float[] c, int cOff, int ldc) {
+        check(transA, transB, m, n, k, lda, ldb, ldc);
+        if (pool == null || (double) 2 * m * n * k < PARALLEL_MIN_FLOPS || pool.isClosed()) {
+            gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
+        // Split C into one tile per thread, aligned to whole micro-tiles so every C element is computed by
+        // exactly the same instruction sequence as in a single-threaded run. Rows are preferred: each thread
+        // then packs its own rows of A and (redundantly, but cheaply: k*n vs m*n*k/threads) all of B.
+        int t = threads;
+        int rowPanels = ceilDiv(m, MR);
+        int colPanels = ceilDiv(n, NR);
+        boolean splitRows = rowPanels >= 2 * t || rowPanels >= colPanels;
+        int panels = splitRows ? rowPanels : colPanels;
+        int parts = Math.min(t, panels);
+        if (parts <= 1) {
+            gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
+        pool.run(parts, parts, (from, to) -> {
+            for (int part = from; part < to; part++) {
+                int p0 = (int) ((long) panels * part / parts);
+                int p1 = (int) ((long) panels * (part + 1) / parts);
+                if (splitRows) {
+                    int i0 = p0 * MR;
+                    int i1 = Math.min(m, p1 * MR);
+                    if (i1 > i0) {
+                        gemm(transA, transB, i1 - i0, n, k, alpha,
+                                a, aOff + (transA ? i0 : i0 * lda), lda, b, bOff, ldb,
+                                beta, c, cOff + i0 * ldc, ldc);
+                    }
+                } else {
+                    int j0 = p0 * NR;
+                    int j1 = Math.min(n, p1 * NR);
+                    if (j1 > j0) {
+                        gemm(transA, transB, m, j1 - j0, k, alpha,
+                                a, aOff, lda, b, bOff + (transB ? j0 * ldb : j0), ldb,
+                                beta, c, cOff + j0, ldc);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void sgemmLocal(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                           float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                           float beta, float[] c, int cOff, int ldc) {
+        check(transA, transB, m, n, k, lda, ldb, ldc);
+        gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    @Override
+    public void parallelFor(int n, RangeBody body) {
+        if (n <= 0) {
+            return;
+        }
+        int chunks = Math.min(threads, n);
+        if (pool == null || chunks == 1) {
+            body.run(0, n);
+            return;
+        }
+        pool.run(n, chunks, body);
+    }
+
+    private static void check(boolean transA, boolean transB, int m, int n, int k, int lda, int ldb, int ldc) {
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException("negative dimension: m=" + m + " n=" + n + " k=" + k);
+        }
+        if (lda < Math.max(1, transA ? m : k) || ldb < Math.max(1, transB ? k : n) || ldc < Math.max(1, n)) {
+            throw new IllegalArgumentException("leading dimension too small: lda=" + lda + " ldb=" + ldb
+                    + " ldc=" + ldc + " for transA=" + transA + " transB=" + transB
+                    + " m=" + m + " n=" + n + " k=" + k);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Single-threaded blocked GEMM
+    // ------------------------------------------------------------------------------------------------
+
+    private static void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float beta, float[] c, int cOff, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            // BLAS semantics: op(A)*op(B) contributes nothing, A and B are not read.
+            scale(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        // Equal-sized blocks: the split depends only on k, which keeps every element's arithmetic identical
+        // however C is tiled across threads.
+        int kBlocks = k <= KC + KC / 2 ? 1 : ceilDiv(k, KC);
+        int kcMax = ceilDiv(k, kBlocks);
+        int mBlocks = ceilDiv(m, MC);
+        int mcMax = roundUp(ceilDiv(m, mBlocks), MR);
+        int ncMax = Math.min(roundUp(n, NR), NC);
+
+        Workspace ws = WORKSPACE.get();
+        float[] ap = ws.packA(mcMax * kcMax);
+        float[] bp = ws.packB(ncMax * kcMax);
+        float[] tile = ws.tile;
+
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax) {
+                int kc = Math.min(kcMax, k - pc);
+                tile[TILE_ALPHA] = alpha;
+                tile[TILE_BETA] = pc == 0 ? beta : 1f;
+                packB(transB, b, bOff, ldb, pc, kc, jc, nc, bp);
+                for (int ic = 0; ic < m; ic += mcMax) {
+                    int mc = Math.min(mcMax, m - ic);
+                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int nr = Math.min(NR, nc - jr);
+                        int cj = cOff + ic * ldc + jc + jr;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            if (KERNEL == K4X2) {
+                                kernel4x2(kc, ap, ir * kc, bp, jr * kc, c, cj + ir * ldc, ldc, mr, nr, tile);
+                            } else if (KERNEL == K6X2) {
+                                kernel6x2(kc, ap, ir * kc, bp, jr * kc, c, cj + ir * ldc, ldc, mr, nr, tile);
+                            } else {
+                                kernel3x3(kc, ap, ir * kc, bp, jr * kc, c, cj + ir * ldc, ldc, mr, nr, tile);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** C = beta * C (beta == 0 overwrites with zeros, ignoring NaN). */
+    private static void scale(int m, int n, float beta, float[] c, int cOff, int ldc) {
+        if (beta == 1f) {
+            return;
+        }
+        for (int i = 0; i < m; i++) {
+            int row = cOff + i * ldc;
+            if (beta == 0f) {
+                java.util.Arrays.fill(c, row, row + n, 0f);
+            } else {
+                for (int j = 0; j < n; j++) {
+                    c[row + j] *= beta;
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs rows [i0, i0 + mc) and columns [p0, p0 + kc) of op(A) into MR-row micro-panels: panel q holds
+     * rows i0 + q*MR .. +MR, laid out column by column (MR consecutive floats per k step), rows past mc
+     * zero-filled. Panel q starts at q * MR * kc.
+     */
+    static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] ap) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            int base = ir * kc;
+            if (!transA) {
+                // op(A)(i, p) = a[i*lda + p]: each row is contiguous in p; scatter it with stride MR.
+                for (int r = 0; r < mr; r++) {
+                    int src = aOff + (i0 + ir + r) * lda + p0;
+                    int dst = base + r;
+                    for (int p = 0; p < kc; p++) {
+                        ap[dst + p * MR] = a[src + p];
+                    }
+                }
+            } else {
+                // op(A)(i, p) = a[p*lda + i]: the MR values of one k step are contiguous.
+                int src = aOff + p0 * lda + i0 + ir;
+                if (mr == MR) {
+                    for (int p = 0; p < kc; p++) {
+                        System.arraycopy(a, src + p * lda, ap, base + p * MR, MR);
+                    }
+                } else {
+                    for (int p = 0; p < kc; p++) {
+                        System.arraycopy(a, src + p * lda, ap, base + p * MR, mr);
+                    }
+                }
+            }
+            for (int r = mr; r < MR; r++) {
+                for (int p = 0; p < kc; p++) {
+                    ap[base + p * MR + r] = 0f;
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs rows [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) into NR-column micro-panels: panel q
+     * holds columns j0 + q*NR .. +NR, laid out row by row (NR consecutive floats per k step), columns past
+     * nc zero-filled. Panel q starts at q * NR * kc.
+     */
+    static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int nc, float[] bp) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int base = jr * kc;
+            if (!transB) {
+                // op(B)(p, j) = b[p*ldb + j]: NR contiguous floats per k step.
+                int src = bOff + p0 * ldb + j0 + jr;
+                if (nr == NR) {
+                    for (int p = 0; p < kc; p++) {
+                        int s = src + p * ldb;
+                        int d = base + p * NR;
+                        for (int v = 0; v < NR; v += L) {
+                            FloatVector.fromArray(F, b, s + v).intoArray(bp, d + v);
+                        }
+                    }
+                } else {
+                    for (int p = 0; p < kc; p++) {
+                        int d = base + p * NR;
+                        System.arraycopy(b, src + p * ldb, bp, d, nr);
+                        java.util.Arrays.fill(bp, d + nr, d + NR, 0f);
+                    }
+                }
+            } else {
+                // op(B)(p, j) = b[j*ldb + p]: each source row is one packed column; scatter with stride NR.
+                for (int cc = 0; cc < nr; cc++) {
+                    int src = bOff + (j0 + jr + cc) * ldb + p0;
+                    int dst = base + cc;
+                    for (int p = 0; p < kc; p++) {
+                        bp[dst + p * NR] = b[src + p];
+                    }
+                }
+                for (int cc = nr; cc < NR; cc++) {
+                    for (int p = 0; p < kc; p++) {
+                        bp[base + cc + p * NR] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Micro-kernels. The accumulators are separate locals (not an array) so C2 keeps them in registers;
+    // the k loop is deliberately not unrolled by hand (that made C2 spill on both JDK 17 and 25).
+    // ------------------------------------------------------------------------------------------------
+
+    /** C[6 x 2L] (= alpha * Ap * Bp + beta * C): the 512-bit default; see the class comment. */
+    static void kernel6x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
+                          int mr, int nr, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 6;
+            int bi = bo + p * (2 * L);
+            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
+            FloatVector av = FloatVector.broadcast(F, ap[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, ap[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, ap[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, ap[ai + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(F, ap[ai + 4]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(F, ap[ai + 5]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+        }
+        // alpha and beta travel in the scratch array rather than as float parameters: a float parameter
+        // that is live across the k loop takes one of the 16 vector registers and made C2 spill an
+        // accumulator.
+        float alpha = tile[TILE_ALPHA];
+        float beta = tile[TILE_BETA];
+        if (mr == 6 && nr == 2 * L) {
+            store(c00, c, co, alpha, beta);
+            store(c01, c, co + L, alpha, beta);
+            store(c10, c, co + ldc, alpha, beta);
+            store(c11, c, co + ldc + L, alpha, beta);
+            store(c20, c, co + 2 * ldc, alpha, beta);
+            store(c21, c, co + 2 * ldc + L, alpha, beta);
+            store(c30, c, co + 3 * ldc, alpha, beta);
+            store(c31, c, co + 3 * ldc + L, alpha, beta);
+            store(c40, c, co + 4 * ldc, alpha, beta);
+            store(c41, c, co + 4 * ldc + L, alpha, beta);
+            store(c50, c, co + 5 * ldc, alpha, beta);
+            store(c51, c, co + 5 * ldc + L, alpha, beta);
+        } else {
+            int s = 2 * L;
+            c00.intoArray(tile, 0);
+            c01.intoArray(tile, L);
+            c10.intoArray(tile, s);
+            c11.intoArray(tile, s + L);
+            c20.intoArray(tile, 2 * s);
+            c21.intoArray(tile, 2 * s + L);
+            c30.intoArray(tile, 3 * s);
+            c31.intoArray(tile, 3 * s + L);
+            c40.intoArray(tile, 4 * s);
+            c41.intoArray(tile, 4 * s + L);
+            c50.intoArray(tile, 5 * s);
+            c51.intoArray(tile, 5 * s + L);
+            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
+        }
+    }
+
+    /** C[3 x 3L] (= alpha * Ap * Bp + beta * C), full tiles written with vectors, edges via {@code tile}. */
+    static void kernel3x3(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
+                          int mr, int nr, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00;
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 3;
+            int bi = bo + p * (3 * L);
+            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(F, bp, bi + 2 * L);
+            FloatVector av = FloatVector.broadcast(F, ap[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            c02 = av.fma(b2, c02);
+            av = FloatVector.broadcast(F, ap[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            c12 = av.fma(b2, c12);
+            av = FloatVector.broadcast(F, ap[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            c22 = av.fma(b2, c22);
+        }
+        float alpha = tile[TILE_ALPHA];
+        float beta = tile[TILE_BETA];
+        if (mr == 3 && nr == 3 * L) {
+            store(c00, c, co, alpha, beta);
+            store(c01, c, co + L, alpha, beta);
+            store(c02, c, co + 2 * L, alpha, beta);
+            store(c10, c, co + ldc, alpha, beta);
+            store(c11, c, co + ldc + L, alpha, beta);
+            store(c12, c, co + ldc + 2 * L, alpha, beta);
+            store(c20, c, co + 2 * ldc, alpha, beta);
+            store(c21, c, co + 2 * ldc + L, alpha, beta);
+            store(c22, c, co + 2 * ldc + 2 * L, alpha, beta);
+        } else {
+            int s = 3 * L;
+            c00.intoArray(tile, 0);
+            c01.intoArray(tile, L);
+            c02.intoArray(tile, 2 * L);
+            c10.intoArray(tile, s);
+            c11.intoArray(tile, s + L);
+            c12.intoArray(tile, s + 2 * L);
+            c20.intoArray(tile, 2 * s);
+            c21.intoArray(tile, 2 * s + L);
+            c22.intoArray(tile, 2 * s + 2 * L);
+            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
+        }
+    }
+
+    /** C[4 x 2L] (= alpha * Ap * Bp + beta * C), full tiles written with vectors, edges via {@code tile}. */
+    static void kernel4x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
+                          int mr, int nr, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 4;
+            int bi = bo + p * (2 * L);
+            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
+            FloatVector av = FloatVector.broadcast(F, ap[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, ap[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, ap[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, ap[ai + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+        }
+        float alpha = tile[TILE_ALPHA];
+        float beta = tile[TILE_BETA];
+        if (mr == 4 && nr == 2 * L) {
+            store(c00, c, co, alpha, beta);
+            store(c01, c, co + L, alpha, beta);
+            store(c10, c, co + ldc, alpha, beta);
+            store(c11, c, co + ldc + L, alpha, beta);
+            store(c20, c, co + 2 * ldc, alpha, beta);
+            store(c21, c, co + 2 * ldc + L, alpha, beta);
+            store(c30, c, co + 3 * ldc, alpha, beta);
+            store(c31, c, co + 3 * ldc + L, alpha, beta);
+        } else {
+            int s = 2 * L;
+            c00.intoArray(tile, 0);
+            c01.intoArray(tile, L);
+            c10.intoArray(tile, s);
+            c11.intoArray(tile, s + L);
+            c20.intoArray(tile, 2 * s);
+            c21.intoArray(tile, 2 * s + L);
+            c30.intoArray(tile, 3 * s);
+            c31.intoArray(tile, 3 * s + L);
+            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
+        }
+    }
+
+    /**
+     * c = alpha * acc + beta * c. Written as one fused multiply-add so the scalar edge path
+     * ({@link #storeEdge}) can reproduce it bit for bit with {@link Math#fma}.
+     */
+    private static void store(FloatVector acc, float[] c, int i, float alpha, float beta) {
+        if (beta == 0f) {
+            acc.mul(alpha).intoArray(c, i);
+        } else if (beta == 1f) {
+            acc.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, i)).intoArray(c, i);
+        } else {
+            acc.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, i).mul(beta)).intoArray(c, i);
+        }
+    }
+
+    private static void storeEdge(float[] tile, int stride, float[] c, int co, int ldc,
+                                  float alpha, float beta, int mr, int nr) {
+        for (int r = 0; r < mr; r++) {
+            int t = r * stride;
+            int ci = co + r * ldc;
+            if (beta == 0f) {
+                for (int j = 0; j < nr; j++) {
+                    c[ci + j] = tile[t + j] * alpha;
+                }
+            } else if (beta == 1f) {
+                for (int j = 0; j < nr; j++) {
+                    c[ci + j] = Math.fma(tile[t + j], alpha, c[ci + j]);
+                }
+            } else {
+                for (int j = 0; j < nr; j++) {
+                    c[ci + j] = Math.fma(tile[t + j], alpha, c[ci + j] * beta);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Per-thread packing buffers: grown on demand and reused, so the hot path allocates nothing.
+    // ------------------------------------------------------------------------------------------------
+
+    private static final class Workspace {
+        private float[] a = new float[0];
+        private float[] b = new float[0];
+        /** Edge-tile scratch (MR x NR) followed by alpha and beta for the micro-kernel. */
+        final float[] tile = new float[MR * NR + 2];
+
+        float[] packA(int size) {
+            if (a.length < size) {
+                a = new float[size];
+            }
+            return a;
+        }
+
+        float[] packB(int size) {
+            if (b.length < size) {
+                b = new float[size];
+            }
+            return b;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Persistent pool: threads - 1 daemon workers; the calling thread runs chunk 0. Workers spin briefly
+    // after a task (back-to-back kernel calls are the common case in training) and then park.
+    // ------------------------------------------------------------------------------------------------
+
+    private static final long SPIN_NANOS = 50_000;
+
+    private static final class Pool {
+        private final Worker[] workers;
+        private final AtomicBoolean busy = new AtomicBoolean();
+        private final AtomicInteger pending = new AtomicInteger();
+        private final AtomicReference<Throwable> error = new AtomicReference<>();
+        private volatile boolean closed;
+        private volatile Thread caller;
+        // The task; published to the workers by the volatile write of Worker.generation.
+        private RangeBody body;
+        private int n;
+        private int chunks;
+
+        Pool(int threads) {
+            workers = new Worker[threads - 1];
+            for (int i = 0; i < workers.length; i++) {
+                workers[i] = new Worker(this, i + 1);
+                workers[i].start();
+            }
+        }
+
+        boolean isClosed() {
+            return closed;
+        }
+
+        static int bound(int n, int chunks, int chunk) {
+            return (int) ((long) n * chunk / chunks);
+        }
+
+        /** Runs body over [0, n) in {@code chunks} contiguous chunks (chunks <= workers + 1). */
+        void run(int n, int chunks, RangeBody body) {
+            if (closed || !busy.compareAndSet(false, true)) {
+                // Nested call from inside a parallel body, a concurrent caller, or a closed pool: run the
+                // same chunks serially on this thread (same split, so the same results).
+                for (int ch = 0; ch < chunks; ch++) {
+                    int from = bound(n, chunks, ch);
+                    int to = bound(n, chunks, ch + 1);
+                    if (to > from) {
+                        body.run(from, to);
+                    }
+                }
+                return;
+            }
+            try {
+                this.body = body;
+                this.n = n;
+                this.chunks = chunks;
+                this.caller = Thread.currentThread();
+                error.set(null);
+                pending.set(chunks - 1);
+                for (int w = 0; w < chunks - 1; w++) {
+                    Worker worker = workers[w];
+                    worker.generation = worker.generation + 1; // volatile write publishes the task
+                    LockSupport.unpark(worker);
+                }
+                Throwable own = null;
+                try {
+                    int to = bound(n, chunks, 1);
+                    if (to > 0) {
+                        body.run(0, to);
+                    }
+                } catch (Throwable t) {
+                    own = t;
+                }
+                long start = System.nanoTime();
+                while (pending.get() != 0) {
+                    if (System.nanoTime() - start < SPIN_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        LockSupport.park(this);
+                    }
+                }
+                Throwable t = own != null ? own : error.get();
+                if (t != null) {
+                    if (t instanceof RuntimeException) {
+                        throw (RuntimeException) t;
+                    }
+                    if (t instanceof Error) {
+                        throw (Error) t;
+                    }
+                    throw new RuntimeException(t);
+                }
+            } finally {
+                this.body = null;
+                busy.set(false);
+            }
+        }
+
+        void runChunk(int chunk) {
+            try {
+                int from = bound(n, chunks, chunk);
+                int to = bound(n, chunks, chunk + 1);
+                if (to > from) {
+                    body.run(from, to);
+                }
+            } catch (Throwable t) {
+                error.compareAndSet(null, t);
+            } finally {
+                if (pending.decrementAndGet() == 0) {
+                    LockSupport.unpark(caller);
+                }
+            }
+        }
+
+        void close() {
+            closed = true;
+            for (Worker w : workers) {
+                LockSupport.unpark(w);
+            }
+        }
+    }
+
+    private static final class Worker extends Thread {
+        private final Pool pool;
+        private final int chunk;
+        volatile long generation;
+
+        Worker(Pool pool, int chunk) {
+            super("dynalora-kernels-" + chunk);
+            this.pool = pool;
+            this.chunk = chunk;
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            long seen = 0;
+            while (true) {
+                long g;
+                long start = System.nanoTime();
+                while ((g = generation) == seen) {
+                    if (pool.closed) {
+                        return;
+                    }
+                    if (System.nanoTime() - start < SPIN_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        LockSupport.park(this);
+                    }
+                }
+                seen = g;
+                pool.runChunk(chunk);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Configuration
+    // ------------------------------------------------------------------------------------------------
+
+    private static VectorSpecies<Float> species() {
+        String bits = System.getProperty("dynalora.sgemm.vectorBits");
+        if (bits == null || bits.isEmpty()) {
+            return FloatVector.SPECIES_PREFERRED;
+        }
+        switch (bits.trim()) {
+            case "64":
+                return FloatVector.SPECIES_64;
+            case "128":
+                return FloatVector.SPECIES_128;
+            case "256":
+                return FloatVector.SPECIES_256;
+            case "512":
+                return FloatVector.SPECIES_512;
+            default:
+                throw new IllegalArgumentException("dynalora.sgemm.vectorBits must be 64, 128, 256 or 512: " + bits);
+        }
+    }
+
+    private static int kernelChoice() {
+        String k = System.getProperty("dynalora.sgemm.kernel");
+        if (k != null && !k.isEmpty()) {
+            switch (k.trim()) {
+                case "6x2":
+                    return K6X2;
+                case "3x3":
+                    return K3X3;
+                case "4x2":
+                    return K4X2;
+                default:
+                    throw new IllegalArgumentException("dynalora.sgemm.kernel must be 6x2, 3x3 or 4x2: " + k);
+            }
+        }
+        // 512-bit vectors imply AVX-512's 32 registers: 6x2 has room to spare. With 16 registers 6x2
+        // spills inside the GEMM and 4x2 does not (see the class comment).
+        return F.vectorBitSize() >= 512 ? K6X2 : K4X2;
+    }
+
+    private static int intProp(String name, int def) {
+        String v = System.getProperty(name);
+        return v == null || v.isEmpty() ? def : Integer.parseInt(v.trim());
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    private static int roundUp(int a, int b) {
+        return ceilDiv(a, b) * b;
+    }
+}

@@ -1,0 +1,794 @@
+package dev.dynalora.models;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.LinearAdapter;
+import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.adapters.LoraConfig;
+import dev.dynalora.formats.AtomicFiles;
+import dev.dynalora.formats.SafetensorsReader;
+import dev.dynalora.formats.SafetensorsWriter;
+import dev.dynalora.tensor.Param;
+import dev.dynalora.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Reads and writes LoRA adapters as Hugging Face PEFT does ({@code PeftModel.save_pretrained} /
+ * {@code from_pretrained}) for a {@code BertForSequenceClassification} with task_type SEQ_CLS: a folder with
+ * {@code adapter_config.json} and {@code adapter_model.safetensors}. docs/peft-format.md describes the format
+ * and cites the PEFT sources it follows; in short, tensor keys are the PEFT model's state-dict keys with the
+ * adapter name removed:
+ * <pre>
+ *   base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight   [r, in]
+ *   base_model.model.bert.encoder.layer.0.attention.self.query.lora_B.weight   [out, r]
+ *   base_model.model.bert.pooler.dense.weight / .bias                         (modules_to_save)
+ *   base_model.model.classifier.weight / .bias                                (modules_to_save)
+ *   base_model.model.bert.encoder.layer.0.attention.self.query.lora_gate.weight / .bias   (ours; PEFT ignores)
+ * </pre>
+ *
+ * <p>Saving exports what the adapters compute, exactly: a Dynamic LoRA adapter with a component mask is
+ * written with only its active components (rank r' = active count, in {@code rank_pattern}), and wherever
+ * {@code lora_alpha / r'} would not give back the adapter's scaling s, {@code alpha_pattern} carries an alpha'
+ * that does (alpha' = s r' is exact in double, so PEFT, which computes in double, gets s as well).
+ */
+public final class PeftAdapterIO {
+    public static final String CONFIG_FILE = "adapter_config.json";
+    public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+    /** PeftModel.base_model (the LoraModel) .model (the wrapped BertForSequenceClassification). */
+    static final String PREFIX = "base_model.model.";
+    /** The BertModel inside BertForSequenceClassification; our parameter names leave it out. */
+    static final String BERT = "bert.";
+    /** What PEFT writes to modules_to_save for SEQ_CLS ("classifier", "score" come from PeftModelForSequenceClassification). */
+    static final List<String> MODULES_TO_SAVE = List.of("pooler", "classifier", "score");
+    /** The linear modules of a BERT classifier by last path component: what target_modules names usually. */
+    static final List<String> LINEAR_LEAVES = List.of("query", "key", "value", "dense");
+
+    /** Strict like the project's other readers: a duplicate key or trailing garbage is an error. */
+    private static final ObjectMapper JSON = JsonMapper.builder(JsonFactory.builder()
+                    .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                    .build())
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+
+    private PeftAdapterIO() {
+    }
+
+    /** The key PEFT uses for one of our parameter names (classifier.* sits beside bert, not inside it). */
+    static String fileKey(String name) {
+        if (name.startsWith(PREFIX)) {
+            return name;
+        }
+        return name.startsWith("classifier.") ? PREFIX + name : PREFIX + BERT + name;
+    }
+
+    // ------------------------------------------------------------------------------------------------ save
+
+    /**
+     * Writes {@code dir/adapter_config.json} and {@code dir/adapter_model.safetensors} (F32), each atomically,
+     * creating the folder: every LoRA adapter of the encoder (active components only), the gates of gated
+     * adapters, the head (pooler and classifier, as modules_to_save) and {@code extraTensors}. An extra tensor's
+     * key is one of our parameter names (put under {@code base_model.model.bert.} like the rest) or a full file
+     * key starting with {@code base_model.model.}; one that repeats a key written anyway must hold the same values.
+     *
+     * @param cfg           the LoRA settings the adapters were built with (r, lora_alpha, target_modules,
+     *                      use_rslora, lora_dropout); per-module ranks and alphas are taken from the adapters
+     * @param baseModelPath written as base_model_name_or_path (may be null)
+     * @throws UserInputException if the model carries an adapter that is not LoRA, or a file cannot be written
+     */
+    public static void save(Path dir, SequenceClassifier model, LoraConfig cfg, String baseModelPath,
+                            Map<String, Tensor> extraTensors) {
+        Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(cfg, "cfg");
+        for (LinearModule head : List.of(model.pooler(), model.classifier())) {
+            if (head.adapter() != null) {
+                throw new UserInputException("cannot save a PEFT adapter: head module " + head.name()
+                        + " carries an adapter, but PEFT saves the head whole (modules_to_save); merge it first");
+            }
+        }
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        Map<String, Object> alphaPattern = new LinkedHashMap<>();
+        List<String> adapted = new ArrayList<>();
+        double alpha = plain(cfg.alpha());
+        for (LinearModule m : model.encoder().linearModules()) {
+            LinearAdapter la = m.adapter();
+            if (la == null) {
+                continue;
+            }
+            if (!(la instanceof LoraAdapter a)) {
+                throw new UserInputException("cannot save module " + m.name() + " as a PEFT LoRA adapter: its adapter is a "
+                        + la.getClass().getSimpleName() + ", not LoRA; merge it and export the whole model instead");
+            }
+            adapted.add(m.name());
+            Exported e = export(a);
+            tensors.put(fileKey(m.name() + ".lora_A.weight"), new Tensor(new int[] {e.rank, a.loraA().value().dim(1)}, e.a));
+            tensors.put(fileKey(m.name() + ".lora_B.weight"), new Tensor(new int[] {a.loraB().value().dim(0), e.rank}, e.b));
+            if (a.gated()) {
+                tensors.put(fileKey(a.gateWeight().name()), a.gateWeight().value());
+                tensors.put(fileKey(a.gateBias().name()), a.gateBias().value());
+            }
+            // Keys are whole module paths without "bert.": PEFT matches them with re.match("(.*\.)?(key)$") against
+            // "bert.<path>" and LoraConfig.rankFor against "<path>", so both find exactly this module.
+            if (e.rank != cfg.rank()) {
+                rankPattern.put(m.name(), e.rank);
+            }
+            if (!e.zero && scalingOf(alpha, e.rank, cfg.rsLora()) != a.scaling()) {
+                alphaPattern.put(m.name(), number(alphaFor(a.scaling(), e.rank, cfg.rsLora(), m.name())));
+            }
+        }
+        if (adapted.isEmpty()) {
+            throw new UserInputException("cannot save a PEFT adapter: the model has no LoRA adapter attached");
+        }
+        for (Param p : model.headParams()) {
+            tensors.put(fileKey(p.name()), p.value());
+        }
+        if (extraTensors != null) {
+            for (Map.Entry<String, Tensor> x : extraTensors.entrySet()) {
+                String key = fileKey(x.getKey());
+                Tensor old = tensors.get(key);
+                if (old != null && !(Arrays.equals(old.shape(), x.getValue().shape())
+                        && Arrays.equals(old.data(), x.getValue().data()))) {
+                    throw new IllegalArgumentException("extra tensor " + x.getKey() + " clashes with " + key
+                            + ", which the adapter file holds anyway with other values");
+                }
+                tensors.put(key, x.getValue());
+            }
+        }
+
+        Map<String, Object> config = new TreeMap<>(); // PEFT writes json.dumps(..., sort_keys=True)
+        config.put("alpha_pattern", alphaPattern);
+        config.put("auto_mapping", null);
+        config.put("base_model_name_or_path", baseModelPath);
+        config.put("bias", "none");
+        config.put("fan_in_fan_out", false);
+        config.put("inference_mode", true); // PEFT's save_pretrained always writes true
+        config.put("init_lora_weights", true);
+        config.put("layers_pattern", null);
+        config.put("layers_to_transform", null);
+        config.put("loftq_config", Map.of());
+        config.put("lora_alpha", number(alpha));
+        config.put("lora_dropout", number(plain(cfg.dropout())));
+        config.put("megatron_config", null);
+        config.put("megatron_core", "megatron.core");
+        config.put("modules_to_save", MODULES_TO_SAVE);
+        config.put("peft_type", "LORA");
+        config.put("r", cfg.rank());
+        config.put("rank_pattern", rankPattern);
+        config.put("revision", null);
+        config.put("target_modules", targetModules(cfg, model, adapted));
+        config.put("task_type", "SEQ_CLS");
+        config.put("use_dora", false);
+        config.put("use_rslora", cfg.rsLora());
+        byte[] json;
+        try {
+            json = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise the adapter config", e); // maps of plain values cannot fail
+        }
+        // Weights first: a folder with a config but no weights would look complete to PEFT.
+        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        AtomicFiles.writeBytes(dir.resolve(CONFIG_FILE), json);
+    }
+
+    /** An adapter's active components: A' [rank, in], B' [out, rank]. */
+    private record Exported(int rank, float[] a, float[] b, boolean zero) {
+    }
+
+    /**
+     * Keeps the rows of A and columns of B whose mask entry is non-zero (B's column times the mask value, which
+     * is 1 for a plain active component, so the copy is exact). With every component pruned, PEFT cannot express
+     * rank 0 for LoRA; a rank-1 adapter of zeros computes the same nothing.
+     */
+    private static Exported export(LoraAdapter ad) {
+        int r = ad.rank();
+        int in = ad.loraA().value().dim(1);
+        int out = ad.loraB().value().dim(0);
+        float[] mask = ad.componentMask();
+        float[] a = ad.loraA().data();
+        float[] b = ad.loraB().data();
+        int[] active = new int[r];
+        int n = 0;
+        for (int j = 0; j < r; j++) {
+            if (mask == null || mask[j] != 0f) {
+                active[n++] = j;
+            }
+        }
+        if (n == 0) {
+            return new Exported(1, new float[in], new float[out], true);
+        }
+        float[] a2 = new float[n * in];
+        float[] b2 = new float[out * n];
+        for (int k = 0; k < n; k++) {
+            int j = active[k];
+            System.arraycopy(a, j * in, a2, k * in, in);
+            float f = mask == null ? 1f : mask[j];
+            for (int o = 0; o < out; o++) {
+                b2[o * n + k] = f == 1f ? b[o * r + j] : b[o * r + j] * f;
+            }
+        }
+        return new Exported(n, a2, b2, false);
+    }
+
+    /**
+     * The scaling a loader gets from alpha and r: alpha / r (alpha / sqrt(r) with rsLoRA) in double, as PEFT
+     * computes it in Python, rounded to float as it is applied to float32 tensors.
+     */
+    static float scalingOf(double alpha, int r, boolean rsLora) {
+        return (float) (rsLora ? alpha / Math.sqrt(r) : alpha / r);
+    }
+
+    /**
+     * An alpha with scalingOf(alpha, r) == s. Without rsLoRA, s * r is exact in double (24 + 31 bits < 53), and so
+     * is its division by r; with rsLoRA the double error is far below half a float ulp of s, but we check anyway.
+     */
+    private static double alphaFor(float s, int r, boolean rsLora, String module) {
+        double alpha = rsLora ? s * Math.sqrt(r) : (double) s * r;
+        double up = alpha;
+        double down = alpha;
+        for (int i = 0; i < 64; i++) {
+            if (scalingOf(up, r, rsLora) == s) {
+                return up;
+            }
+            if (scalingOf(down, r, rsLora) == s) {
+                return down;
+            }
+            up = Math.nextUp(up);
+            down = Math.nextDown(down);
+        }
+        throw new IllegalStateException("no alpha reproduces scaling " + s + " at rank " + r + " for " + module);
+    }
+
+    /**
+     * A float as the decimal it was most likely typed as (0.1f as 0.1, not 0.10000000149011612): what a PEFT user
+     * writes and reads. Scalings are checked against this value, so nothing depends on it being exact.
+     */
+    private static double plain(float f) {
+        return Double.parseDouble(Float.toString(f));
+    }
+
+    /** Integral values as JSON integers (lora_alpha = 16, not 16.0), others as the exact double. */
+    private static Object number(double v) {
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+            return (long) v;
+        }
+        return v;
+    }
+
+    /**
+     * target_modules for the file. The configured list is kept when PEFT's rule on its module names
+     * ({@code name == t or name.endswith("." + t)}, over every linear of BertForSequenceClassification, the
+     * pooler and classifier included) picks exactly the adapted modules and each entry ends in a linear's
+     * name (so no container module such as "attention" matches); otherwise, and for a regular expression
+     * (Java and Python regex differ, and PEFT matches it against "bert.<path>"), the explicit module paths.
+     */
+    private static List<String> targetModules(LoraConfig cfg, SequenceClassifier model, List<String> adapted) {
+        if (cfg.targetRegex() == null && !cfg.targetModules().isEmpty()) {
+            boolean clean = true;
+            for (String t : cfg.targetModules()) {
+                String leaf = t.substring(t.lastIndexOf('.') + 1);
+                clean &= LINEAR_LEAVES.contains(leaf) || leaf.equals("classifier");
+            }
+            List<String> peftNames = new ArrayList<>();
+            for (LinearModule m : model.encoder().linearModules()) {
+                peftNames.add(BERT + m.name());
+            }
+            peftNames.add(BERT + model.pooler().name());
+            peftNames.add(model.classifier().name());
+            Set<String> picked = new LinkedHashSet<>();
+            for (String n : peftNames) {
+                for (String t : cfg.targetModules()) {
+                    if (n.equals(t) || n.endsWith("." + t)) {
+                        picked.add(n.startsWith(BERT) ? n.substring(BERT.length()) : n);
+                    }
+                }
+            }
+            if (clean && picked.equals(new LinkedHashSet<>(adapted))) {
+                return cfg.targetModules();
+            }
+        }
+        return adapted;
+    }
+
+    // ------------------------------------------------------------------------------------------------ load
+
+    /** One module's tensors as found in the file. */
+    private static final class Found {
+        final LinearModule module;
+        String aKey;
+        String bKey;
+        String eKey;
+        String gateWKey;
+        String gateBKey;
+
+        Found(LinearModule module) {
+            this.module = module;
+        }
+    }
+
+    /**
+     * Reads an adapter folder written by {@link #save} or by PEFT (LoRA, or AdaLoRA: see below) into
+     * {@code model}: every encoder module named in the file gets a {@link LoraAdapter} with the file's weights
+     * (replacing whatever adapter it had; modules the file does not name lose theirs), and the file's other
+     * tensors (the head, biases with bias = "all") overwrite the model's. Nothing changes unless the whole
+     * folder is valid. Keys may have the {@code base_model.model.} prefix and the {@code bert.} part or not.
+     *
+     * <p>The scaling of each module follows PEFT: r and alpha come from rank_pattern / alpha_pattern (first
+     * key K, in file order, with {@code (.*\.)?(K)$} matching {@code bert.<path>}) or r / lora_alpha, and the
+     * file's lora_A must have that rank. An AdaLoRA file (lora_A, lora_E, lora_B per module; the adapter name
+     * gone from the keys, ranknum not saved) becomes the equivalent LoRA: A' = diag(E) A, s = lora_alpha /
+     * (init_r + 1e-5), as PEFT's SVDLinear computes with ranknum = init_r.
+     *
+     * @return the settings of the file (rank_pattern / alpha_pattern keys with any "bert." prefix removed; for
+     *     AdaLoRA, each module's rank and an alpha giving its scaling)
+     * @throws UserInputException for a missing folder or file, a peft_type other than LORA / ADALORA, DoRA,
+     *     a key naming a module or parameter the model lacks, or a shape that disagrees with the model or config
+     */
+    public static LoraConfig load(Path dir, SequenceClassifier model) {
+        Objects.requireNonNull(dir, "dir");
+        Objects.requireNonNull(model, "model");
+        if (!Files.exists(dir)) {
+            throw new UserInputException(dir + ": adapter folder does not exist");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new UserInputException(dir + ": expected an adapter folder with " + CONFIG_FILE + " and "
+                    + WEIGHTS_FILE + ", got a file");
+        }
+        Path cfgFile = dir.resolve(CONFIG_FILE);
+        if (!Files.isRegularFile(cfgFile)) {
+            throw new UserInputException(dir + ": no " + CONFIG_FILE + " in this adapter folder");
+        }
+        Path wFile = dir.resolve(WEIGHTS_FILE);
+        if (!Files.isRegularFile(wFile)) {
+            if (Files.exists(dir.resolve("adapter_model.bin"))) {
+                throw new UserInputException(dir + ": has adapter_model.bin (a PyTorch pickle), which cannot be read;"
+                        + " save the adapter with safe_serialization=True to get " + WEIGHTS_FILE);
+            }
+            throw new UserInputException(dir + ": no " + WEIGHTS_FILE + " in this adapter folder");
+        }
+        Cfg c = Cfg.read(cfgFile);
+
+        Map<String, LinearModule> linears = new LinkedHashMap<>();
+        for (LinearModule m : model.encoder().linearModules()) {
+            linears.put(m.name(), m);
+        }
+        Map<String, Param> params = new LinkedHashMap<>();
+        for (Param p : model.allParams()) {
+            params.put(p.name(), p);
+        }
+        String example = model.encoder().linearModules().get(0).name();
+
+        Map<String, Found> found = new LinkedHashMap<>();
+        Map<Param, String> plain = new LinkedHashMap<>();
+        Map<LinearModule, LoraAdapter> built = new LinkedHashMap<>();
+        Map<Param, float[]> values = new LinkedHashMap<>();
+        Map<String, String> seen = new LinkedHashMap<>();
+        try (SafetensorsReader r = SafetensorsReader.open(wFile)) {
+            for (String key : r.names()) {
+                String k = key.startsWith(PREFIX) ? key.substring(PREFIX.length()) : key;
+                k = k.startsWith(BERT) ? k.substring(BERT.length()) : k;
+                String before = seen.put(k, key);
+                if (before != null) {
+                    throw new UserInputException(wFile + ": tensors \"" + before + "\" and \"" + key
+                            + "\" are the same parameter");
+                }
+                String[] split = splitLoraKey(k);
+                if (split == null) {
+                    if (k.contains("lora_")) {
+                        throw new UserInputException(wFile + ": tensor \"" + key + "\" is not a LoRA weight this"
+                                + " program supports (lora_A, lora_B, lora_E, lora_gate on linear layers)");
+                    }
+                    Param p = params.get(k);
+                    if (p == null) {
+                        throw new UserInputException(wFile + ": tensor \"" + key + "\" names a parameter the model lacks"
+                                + " (parameter names look like " + fileKey(params.keySet().iterator().next()) + ")");
+                    }
+                    plain.put(p, key);
+                    continue;
+                }
+                String moduleName = split[0];
+                LinearModule m = linears.get(moduleName);
+                if (m == null) {
+                    throw new UserInputException(wFile + ": tensor \"" + key + "\" names module " + moduleName
+                            + ", which the model does not have as an adaptable linear layer (those look like "
+                            + example + ")");
+                }
+                Found f = found.computeIfAbsent(moduleName, n -> new Found(m));
+                switch (split[1]) {
+                    case "A" -> f.aKey = key;
+                    case "B" -> f.bKey = key;
+                    case "E" -> f.eKey = key;
+                    case "gw" -> f.gateWKey = key;
+                    default -> f.gateBKey = key;
+                }
+            }
+            if (found.isEmpty()) {
+                throw new UserInputException(wFile + ": holds no LoRA weights (no key ends in lora_A.weight)");
+            }
+            for (Found f : found.values()) {
+                LoraAdapter a = build(f, r, c, wFile);
+                if (a != null) {
+                    built.put(f.module, a);
+                }
+            }
+            for (Map.Entry<Param, String> e : plain.entrySet()) {
+                int[] want = e.getKey().value().shape();
+                int[] got = r.shape(e.getValue());
+                if (!Arrays.equals(want, got)) {
+                    throw new UserInputException(wFile + ": tensor \"" + e.getValue() + "\" has shape "
+                            + Arrays.toString(got) + " but the model's " + e.getKey().name() + " is " + Arrays.toString(want)
+                            + (e.getKey().name().startsWith("classifier.") ? " (a different number of labels?)" : ""));
+                }
+                values.put(e.getKey(), r.readFloat(e.getValue()));
+            }
+        }
+        // All checked: now change the model.
+        for (LinearModule m : linears.values()) {
+            m.setAdapter(built.get(m));
+        }
+        for (Map.Entry<Param, float[]> e : values.entrySet()) {
+            System.arraycopy(e.getValue(), 0, e.getKey().data(), 0, e.getValue().length);
+        }
+        return c.toLoraConfig(found.keySet(), built, cfgFile);
+    }
+
+    /**
+     * Splits "path.lora_A.weight" (or AdaLoRA's "path.lora_A") into the module path and the role: A, B, E,
+     * gw (gate weight), gb (gate bias); null for anything else.
+     */
+    private static String[] splitLoraKey(String k) {
+        String[][] suffixes = {
+                {".lora_A.weight", "A"}, {".lora_A", "A"}, {".lora_B.weight", "B"}, {".lora_B", "B"},
+                {".lora_E.weight", "E"}, {".lora_E", "E"}, {".lora_gate.weight", "gw"}, {".lora_gate.bias", "gb"}};
+        for (String[] s : suffixes) {
+            if (k.endsWith(s[0]) && k.length() > s[0].length()) {
+                return new String[] {k.substring(0, k.length() - s[0].length()), s[1]};
+            }
+        }
+        return null;
+    }
+
+    /** The adapter for one module, all shapes checked; null for an AdaLoRA module pruned to rank 0. */
+    private static LoraAdapter build(Found f, SafetensorsReader r, Cfg c, Path wFile) {
+        LinearModule m = f.module;
+        String where = wFile + ": module " + m.name() + ": ";
+        if (f.aKey == null || f.bKey == null) {
+            throw new UserInputException(where + "has " + (f.aKey == null ? "lora_B but no lora_A" : "lora_A but no lora_B"));
+        }
+        if (c.adaLora != (f.eKey != null)) {
+            throw new UserInputException(where + (c.adaLora ? "has no lora_E, which an AdaLoRA adapter needs"
+                    : "has lora_E (AdaLoRA) but " + CONFIG_FILE + " says peft_type LORA"));
+        }
+        if ((f.gateWKey == null) != (f.gateBKey == null)) {
+            throw new UserInputException(where + "has only one of lora_gate.weight and lora_gate.bias");
+        }
+        int[] as = r.shape(f.aKey);
+        int[] bs = r.shape(f.bKey);
+        if (as.length != 2 || as[1] != m.in()) {
+            throw new UserInputException(where + "lora_A has shape " + Arrays.toString(as) + " but the layer takes "
+                    + m.in() + " inputs (expected [r, " + m.in() + "])");
+        }
+        int rank = as[0];
+        if (bs.length != 2 || bs[0] != m.out() || bs[1] != rank) {
+            throw new UserInputException(where + "lora_B has shape " + Arrays.toString(bs) + ", expected ["
+                    + m.out() + ", " + rank + "] for lora_A of rank " + rank);
+        }
+        float[] a = r.readFloat(f.aKey);
+        float[] b = r.readFloat(f.bKey);
+        float scaling;
+        String peftName = BERT + m.name();
+        if (c.adaLora) {
+            int[] es = r.shape(f.eKey);
+            boolean eOk = (es.length == 2 && es[0] == rank && es[1] == 1) || (es.length == 1 && es[0] == rank);
+            if (!eOk) {
+                throw new UserInputException(where + "lora_E has shape " + Arrays.toString(es) + ", expected ["
+                        + rank + ", 1]");
+            }
+            Integer kept = c.adaLoraKept(m.name());
+            if (kept != null && kept != rank && rank != c.initR) {
+                throw new UserInputException(where + "lora_A has rank " + rank + " but the rank_pattern of "
+                        + CONFIG_FILE + " keeps " + kept + " of " + c.initR + " components");
+            }
+            if (rank == 0) {
+                return null; // AdaLoRA pruned every component: the module adds nothing
+            }
+            float[] e = r.readFloat(f.eKey);
+            int in = m.in();
+            for (int j = 0; j < rank; j++) {
+                for (int i = 0; i < in; i++) {
+                    a[j * in + i] *= e[j]; // (lora_A * lora_E), as SVDLinear.forward, in float32
+                }
+            }
+            // SVDLinear: x (A*E)^T B^T * scaling / (ranknum + 1e-5), scaling = lora_alpha (or r when alpha <= 0),
+            // ranknum = init_r (float32; kept at init_r through resize_modules_by_rank_pattern).
+            // In float, as torch (float32 ranknum) and our AdaLoraAdapter compute it.
+            float base = c.alpha > 0 ? (float) c.alpha : c.initR;
+            scaling = base / ((float) c.initR + 1e-5f);
+        } else {
+            int want = c.rankFor(peftName);
+            if (rank != want) {
+                throw new UserInputException(where + "lora_A has rank " + rank + " but " + CONFIG_FILE
+                        + " implies r = " + want + " for this module (r / rank_pattern)");
+            }
+            if (rank == 0) {
+                throw new UserInputException(where + "lora_A has rank 0");
+            }
+            scaling = scalingOf(c.alphaFor(peftName), rank, c.rsLora);
+        }
+        boolean gated = f.gateWKey != null;
+        LoraAdapter ad = new LoraAdapter(m.name(), m.in(), m.out(), scaling, a, b, gated);
+        if (gated) {
+            int[] gw = r.shape(f.gateWKey);
+            int[] gb = r.shape(f.gateBKey);
+            if (!Arrays.equals(gw, new int[] {m.in()}) || !Arrays.equals(gb, new int[] {1})) {
+                throw new UserInputException(where + "lora_gate.weight / .bias have shapes " + Arrays.toString(gw)
+                        + " / " + Arrays.toString(gb) + ", expected [" + m.in() + "] / [1]");
+            }
+            System.arraycopy(r.readFloat(f.gateWKey), 0, ad.gateWeight().data(), 0, m.in());
+            ad.gateBias().data()[0] = r.readFloat(f.gateBKey)[0];
+        }
+        return ad;
+    }
+
+    /** The fields of adapter_config.json that decide what the weights compute. */
+    private static final class Cfg {
+        final Path file;
+        final boolean adaLora;
+        final int r;
+        final int initR;
+        final double alpha;
+        final boolean rsLora;
+        final double dropout;
+        final Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        final Map<String, Double> alphaPattern = new LinkedHashMap<>();
+        final Map<String, Integer> adaKept = new LinkedHashMap<>(); // AdaLoRA: module path -> components kept
+        final List<String> targetList = new ArrayList<>();
+        String targetRegex;
+
+        private Cfg(Path file, JsonNode root) {
+            this.file = file;
+            String type = string(root, "peft_type", null);
+            if (type == null) {
+                throw new UserInputException(file + ": missing \"peft_type\" (is this a PEFT adapter config?)");
+            }
+            if (!type.equals("LORA") && !type.equals("ADALORA")) {
+                throw new UserInputException(file + ": peft_type \"" + type + "\" is not supported (supported: LORA, ADALORA)");
+            }
+            adaLora = type.equals("ADALORA");
+            if (bool(root, "use_dora", false)) {
+                throw new UserInputException(file + ": use_dora is true; DoRA adapters are not supported");
+            }
+            String bias = string(root, "bias", "none");
+            if (!List.of("none", "all", "lora_only").contains(bias)) {
+                throw new UserInputException(file + ": bias \"" + bias + "\" is not one of none, all, lora_only");
+            }
+            // PEFT defaults (LoraConfig / AdaLoraConfig dataclass fields) for what a file may leave out.
+            r = integer(root, "r", 8);
+            initR = integer(root, "init_r", 12);
+            alpha = number(root, "lora_alpha", 8);
+            rsLora = bool(root, "use_rslora", false);
+            dropout = number(root, "lora_dropout", 0);
+            if (r < 1 && !adaLora) {
+                throw new UserInputException(file + ": \"r\" must be at least 1, got " + r);
+            }
+            if (adaLora && initR < 1) {
+                throw new UserInputException(file + ": \"init_r\" must be at least 1, got " + initR);
+            }
+            JsonNode rp = root.get("rank_pattern");
+            if (rp != null && !rp.isNull()) {
+                if (!rp.isObject()) {
+                    throw new UserInputException(file + ": \"rank_pattern\" must be an object, got " + snippet(rp));
+                }
+                for (Iterator<Map.Entry<String, JsonNode>> it = rp.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    if (adaLora) {
+                        // AdaLoRA: "bert.encoder...query.lora_E" -> [true, false, ...] (kept components).
+                        if (e.getValue().isArray()) {
+                            int kept = 0;
+                            for (JsonNode v : e.getValue()) {
+                                kept += v.asBoolean() ? 1 : 0;
+                            }
+                            adaKept.put(modulePathOfAdaKey(e.getKey()), kept);
+                        }
+                    } else {
+                        JsonNode v = e.getValue();
+                        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 1) {
+                            throw new UserInputException(file + ": rank_pattern \"" + e.getKey()
+                                    + "\" must be a positive integer, got " + snippet(v));
+                        }
+                        rankPattern.put(checkedPattern(e.getKey()), v.intValue());
+                    }
+                }
+            }
+            JsonNode ap = root.get("alpha_pattern");
+            if (ap != null && !ap.isNull()) {
+                if (!ap.isObject()) {
+                    throw new UserInputException(file + ": \"alpha_pattern\" must be an object, got " + snippet(ap));
+                }
+                for (Iterator<Map.Entry<String, JsonNode>> it = ap.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    if (!e.getValue().isNumber()) {
+                        throw new UserInputException(file + ": alpha_pattern \"" + e.getKey() + "\" must be a number, got "
+                                + snippet(e.getValue()));
+                    }
+                    alphaPattern.put(checkedPattern(e.getKey()), e.getValue().doubleValue());
+                }
+            }
+            JsonNode tm = root.get("target_modules");
+            if (tm != null && tm.isArray()) {
+                for (JsonNode t : tm) {
+                    targetList.add(t.asText());
+                }
+            } else if (tm != null && tm.isTextual()) {
+                if (tm.textValue().equals("all-linear")) {
+                    targetList.addAll(LINEAR_LEAVES);
+                } else {
+                    targetRegex = tm.textValue();
+                }
+            }
+        }
+
+        static Cfg read(Path file) {
+            JsonNode root;
+            try {
+                root = JSON.readTree(Files.readString(file));
+            } catch (CharacterCodingException e) {
+                throw new UserInputException(file + ": not valid UTF-8", e);
+            } catch (JsonProcessingException e) {
+                throw new UserInputException(file + ": not valid JSON: " + e.getOriginalMessage().replace('\n', ' '), e);
+            } catch (IOException e) {
+                throw new UserInputException(file + ": cannot read: " + e.getMessage(), e);
+            }
+            if (root == null || !root.isObject()) {
+                throw new UserInputException(file + ": must hold a JSON object");
+            }
+            return new Cfg(file, root);
+        }
+
+        private String checkedPattern(String key) {
+            try {
+                Pattern.compile(key);
+            } catch (PatternSyntaxException e) {
+                throw new UserInputException(file + ": pattern key \"" + key + "\" is not a valid regular expression: "
+                        + e.getDescription());
+            }
+            return key;
+        }
+
+        /** PEFT's get_pattern_key: the first key K (file order) with re.match(r"(.*\.)?(K)$", name). */
+        private static String patternKey(Set<String> keys, String name) {
+            for (String k : keys) {
+                if (Pattern.compile("(.*\\.)?(" + k + ")$").matcher(name).matches()) {
+                    return k;
+                }
+            }
+            return null;
+        }
+
+        int rankFor(String peftName) {
+            String k = patternKey(rankPattern.keySet(), peftName);
+            return k == null ? r : rankPattern.get(k);
+        }
+
+        double alphaFor(String peftName) {
+            String k = patternKey(alphaPattern.keySet(), peftName);
+            return k == null ? alpha : alphaPattern.get(k);
+        }
+
+        Integer adaLoraKept(String modulePath) {
+            return adaKept.get(modulePath);
+        }
+
+        private static String modulePathOfAdaKey(String key) {
+            String k = key.startsWith(PREFIX) ? key.substring(PREFIX.length()) : key;
+            k = k.startsWith(BERT) ? k.substring(BERT.length()) : k;
+            k = k.endsWith(".default") ? k.substring(0, k.length() - ".default".length()) : k;
+            for (String s : List.of(".lora_E", ".lora_A", ".lora_B")) {
+                if (k.endsWith(s)) {
+                    return k.substring(0, k.length() - s.length());
+                }
+            }
+            return k;
+        }
+
+        private static String stripBert(String key) {
+            String k = key.startsWith(PREFIX) ? key.substring(PREFIX.length()) : key;
+            return k.startsWith(BERT) ? k.substring(BERT.length()) : k;
+        }
+
+        LoraConfig toLoraConfig(Set<String> modules, Map<LinearModule, LoraAdapter> built, Path cfgFile) {
+            try {
+                if (adaLora) {
+                    // Described as the LoRA it became: each module's rank, and an alpha giving its scaling.
+                    Map<String, Integer> ranks = new LinkedHashMap<>();
+                    Map<String, Float> alphas = new LinkedHashMap<>();
+                    for (Map.Entry<LinearModule, LoraAdapter> e : built.entrySet()) {
+                        ranks.put(e.getKey().name(), e.getValue().rank());
+                        alphas.put(e.getKey().name(), e.getValue().scaling() * e.getValue().rank());
+                    }
+                    return new LoraConfig(initR, (float) alpha, List.copyOf(modules), null, ranks, alphas, false,
+                            (float) dropout, 0L);
+                }
+                Map<String, Integer> ranks = new LinkedHashMap<>();
+                rankPattern.forEach((k, v) -> ranks.put(stripBert(k), v));
+                Map<String, Float> alphas = new LinkedHashMap<>();
+                alphaPattern.forEach((k, v) -> alphas.put(stripBert(k), v.floatValue()));
+                List<String> targets = targetList.isEmpty() && targetRegex == null ? List.copyOf(modules) : targetList;
+                return new LoraConfig(r, (float) alpha, targets, targetRegex, ranks, alphas, rsLora, (float) dropout, 0L);
+            } catch (UserInputException e) {
+                throw new UserInputException(cfgFile + ": " + e.getMessage(), e);
+            }
+        }
+
+        private String string(JsonNode root, String key, String dflt) {
+            JsonNode v = root.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isTextual()) {
+                throw new UserInputException(file + ": \"" + key + "\" must be a string, got " + snippet(v));
+            }
+            return v.textValue();
+        }
+
+        private boolean bool(JsonNode root, String key, boolean dflt) {
+            JsonNode v = root.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isBoolean()) {
+                throw new UserInputException(file + ": \"" + key + "\" must be true or false, got " + snippet(v));
+            }
+            return v.booleanValue();
+        }
+
+        private int integer(JsonNode root, String key, int dflt) {
+            JsonNode v = root.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isNumber() || !v.canConvertToExactIntegral() || !v.canConvertToInt()) {
+                throw new UserInputException(file + ": \"" + key + "\" must be an integer, got " + snippet(v));
+            }
+            return v.intValue();
+        }
+
+        private double number(JsonNode root, String key, double dflt) {
+            JsonNode v = root.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
+                throw new UserInputException(file + ": \"" + key + "\" must be a number, got " + snippet(v));
+            }
+            return v.doubleValue();
+        }
+
+        private static String snippet(JsonNode v) {
+            String s = v.toString();
+            return s.length() > 60 ? s.substring(0, 60) + "..." : s;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package dev.dynalora.training;
+
+import java.util.Map;
+
+/** Progress callbacks of a training run (the CLI draws its progress bar from these). */
+public interface TrainingListener {
+    default void started(long totalSteps, int trainExamples, int evalExamples) {
+    }
+
+    default void step(long step, float loss, float lr, double tokensPerSecond) {
+    }
+
+    default void evaluating(int epoch, int examples) {
+    }
+
+    default void evaluated(int epoch, Map<String, Double> metrics) {
+    }
+
+    TrainingListener NONE = new TrainingListener() {
+    };
+}

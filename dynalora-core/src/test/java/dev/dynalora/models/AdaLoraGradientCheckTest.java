@@ -1,0 +1,56 @@
+package dev.dynalora.models;
+
+import dev.dynalora.adapters.AdaLoraAdapter;
+import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.tensor.Param;
+import dev.dynalora.kernels.ReferenceKernels;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Gradient check of a tiny BERT with AdaLoRA adapters on every linear layer, through the same harness as
+ * {@link BertGradientCheckTest}. E starts at zero in PEFT, which would hide A's and B's gradients, so E is
+ * randomised first.
+ */
+class AdaLoraGradientCheckTest {
+
+    @BeforeAll
+    static void kernels() {
+        // The shared harness reads its kernels from this field, which its own class sets up only for itself.
+        if (BertGradientCheckTest.k == null) {
+            BertGradientCheckTest.k = new ReferenceKernels();
+        }
+    }
+
+    @Test
+    void adaLoraGradientsMatchFiniteDifferences(@TempDir Path dir) throws Exception {
+        ModelConfig c = TinyBert.config(dir, 2, 8, 2, 12, 0.0);
+        SequenceClassifier m = TinyBert.classifier(c, 3, 7);
+        for (Param p : m.allParams()) {
+            p.setTrainable(false);
+        }
+        for (Param p : m.headParams()) {
+            p.setTrainable(true);
+        }
+        List<Param> params = new ArrayList<>();
+        SplittableRandom r = new SplittableRandom(5);
+        int off = 0;
+        for (LinearModule lm : m.encoder().linearModules()) {
+            AdaLoraAdapter a = new AdaLoraAdapter(lm.name(), lm.in(), lm.out(), 3, 4f, 40 + off++);
+            // Larger than PEFT's 0.02 init so that every path carries a visible gradient.
+            BertGradientCheckTest.randomize(a.loraA().data(), r, 0.5);
+            BertGradientCheckTest.randomize(a.loraB().data(), r, 0.5);
+            BertGradientCheckTest.randomize(a.loraE().data(), r, 0.5);
+            lm.setAdapter(a);
+            params.addAll(a.params());
+        }
+        params.addAll(m.headParams());
+        BertGradientCheckTest.check(m, params, 3);
+    }
+}

@@ -1,0 +1,98 @@
+package dev.dynalora.models;
+
+import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.adapters.TokenBatch;
+import dev.dynalora.data.PaddedBatch;
+import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.kernels.ReferenceKernels;
+import dev.dynalora.tensor.Param;
+import org.junit.jupiter.api.function.Executable;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Tiny random classifiers with LoRA adapters, and their logits, for the adapter file and merge tests. */
+final class AdapterFixtures {
+    static final int LABELS = 3;
+
+    private AdapterFixtures() {
+    }
+
+    /** The same base model for the same seed: encoder and head drawn from one RandomWeights stream. */
+    static SequenceClassifier model(ModelConfig c, long seed, int labels) {
+        return TinyBert.classifier(c, labels, seed);
+    }
+
+    /** A batch with padding and a sentence pair, so masks and token types are exercised. */
+    static PaddedBatch batch() {
+        List<int[]> ids = List.of(new int[] {1, 5, 7, 9, 2}, new int[] {1, 11, 12, 2, 13, 14, 2}, new int[] {1, 3, 2});
+        List<int[]> types = List.of(new int[] {0, 0, 0, 0, 0}, new int[] {0, 0, 0, 0, 1, 1, 1}, new int[] {0, 0, 0});
+        return PaddedBatch.of(ids, types, 0);
+    }
+
+    /** Inference logits [batch, labels], copied out of the model's buffer. */
+    static float[] logits(SequenceClassifier m) {
+        PaddedBatch b = batch();
+        TokenBatch tb = new TokenBatch(b.batch(), b.seqLen(), b.attentionMask(), false, 0L, 0L);
+        return m.forward(new ReferenceKernels(), b.ids(), b.typeIds(), tb, false).clone();
+    }
+
+    static void randomize(float[] x, SplittableRandom r, double scale) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
+        }
+    }
+
+    /**
+     * Attaches LoRA adapters (the ordinary constructor, as training builds them) to the encoder modules whose
+     * last path component is in {@code targets}, with random non-zero B (zero B would hide A from every test).
+     */
+    static void attach(SequenceClassifier m, List<String> targets, int rank, float alpha, boolean rsLora,
+                       boolean masked, boolean gated, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int i = 0;
+        for (LinearModule lm : m.encoder().linearModules()) {
+            if (!targets.contains(lm.shortName())) {
+                continue;
+            }
+            LoraAdapter a = new LoraAdapter(lm.name(), lm.in(), lm.out(), rank, alpha, rsLora, masked, gated, seed + i++);
+            randomize(a.loraB().data(), r, 0.3);
+            if (gated) {
+                randomize(a.gateWeight().data(), r, 0.5);
+                a.gateBias().data()[0] = 0.3f;
+            }
+            lm.setAdapter(a);
+        }
+    }
+
+    /** Overwrites the head (pooler and classifier) with other random values. */
+    static void scrambleHead(SequenceClassifier m, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        for (Param p : m.headParams()) {
+            randomize(p.data(), r, 0.4);
+        }
+    }
+
+    static UserInputException assertUserError(Executable call, String... fragments) {
+        UserInputException e = assertThrows(UserInputException.class, call);
+        String msg = e.getMessage();
+        assertFalse(msg.contains("\n") || msg.contains("\r"), "message must be one line: " + msg);
+        for (String f : fragments) {
+            assertTrue(msg.contains(f), "message should contain \"" + f + "\": " + msg);
+        }
+        return e;
+    }
+
+    static void assertClose(float[] expected, float[] actual, double tol) {
+        assertTrue(expected.length == actual.length, "lengths differ");
+        for (int i = 0; i < expected.length; i++) {
+            assertTrue(Math.abs(expected[i] - actual[i]) <= tol,
+                    "index " + i + ": expected " + expected[i] + " got " + actual[i] + " (tolerance " + tol + ")");
+        }
+    }
+}
