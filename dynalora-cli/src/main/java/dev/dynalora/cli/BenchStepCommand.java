@@ -9,6 +9,8 @@ import dev.dynalora.models.PretrainedBert;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.training.AdamW;
+import dev.dynalora.training.AdaptiveHooks;
+import dev.dynalora.training.AdaptiveOptions;
 import dev.dynalora.training.ClassifierStep;
 import dev.dynalora.training.Method;
 import dev.dynalora.training.MethodSetup;
@@ -45,6 +47,9 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--targets", defaultValue = "query,value", description = "Default: ${DEFAULT-VALUE}.")
     String targets;
 
+    @Option(names = "--r-max", description = "Dynamic LoRA: allocated components per module. Default: --rank (same rank as LoRA).")
+    Integer rMax;
+
     @Option(names = "--no-dropout", description = "Disable hidden dropout (the PyTorch reference has none).")
     boolean noDropout;
 
@@ -54,8 +59,13 @@ final class BenchStepCommand implements Callable<Integer> {
         Method m = Method.parse(method);
         SequenceClassifier model = PretrainedBert.loadClassifier(opts.model, 2, opts.seed);
         LoraConfig lora = m.usesAdapters() ? LoraConfig.of(rank, alpha, targets, false, 0f, opts.seed) : null;
-        List<Param> params = MethodSetup.apply(model, m, lora);
+        AdaptiveOptions d = AdaptiveOptions.defaults(rank);
+        AdaptiveOptions adaptive = new AdaptiveOptions(rMax != null ? rMax : rank, d.rMin(), d.tau(), true, true, true,
+                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1);
+        List<Param> params = MethodSetup.apply(model, m, lora, adaptive);
         ClassifierStep step = new ClassifierStep(model, params, new AdamW(params, 0.01f), 1.0);
+        // The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost.
+        step.setHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
         int rows = opts.batch * opts.seq;
         int[] ids = BenchSupport.randomIds(rows, model.encoder().config().vocabSize(), opts.seed);
         int[] mask = new int[rows];
@@ -67,12 +77,7 @@ final class BenchStepCommand implements Callable<Integer> {
         try (CpuKernels k = threads.kernels()) {
             for (int s = 0; s < opts.warmup + opts.steps; s++) {
                 long t0 = System.nanoTime();
-                if (noDropout) {
-                    loss = step.lossAndGradients(k, b, labels, null, false, opts.seed, s);
-                    step.optimizer().step(5e-4f);
-                } else {
-                    loss = step.step(k, b, labels, null, 5e-4f, opts.seed, s).loss();
-                }
+                loss = step.step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss();
                 long t1 = System.nanoTime();
                 if (s >= opts.warmup) {
                     times[s - opts.warmup] = (t1 - t0) / 1e6;

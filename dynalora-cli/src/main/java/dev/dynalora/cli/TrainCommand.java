@@ -2,6 +2,7 @@ package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.kernels.CpuKernels;
+import dev.dynalora.training.AdaptiveOptions;
 import dev.dynalora.training.GlueTrainer;
 import dev.dynalora.training.Method;
 import dev.dynalora.training.RunFolder;
@@ -84,6 +85,42 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--log-every", defaultValue = "10", description = "Steps between metrics.jsonl lines. Default: ${DEFAULT-VALUE}.")
     int logEvery;
 
+    @Option(names = "--r-max", description = "Dynamic LoRA: components allocated per module. Default: 2 x --rank.")
+    Integer rMax;
+
+    @Option(names = "--r-min", defaultValue = "1", description = "Dynamic LoRA: least active rank of a module. Default: ${DEFAULT-VALUE}.")
+    int rMin;
+
+    @Option(names = "--tau", defaultValue = "2.0", description = "Dynamic LoRA: softmax temperature of the reallocation. Default: ${DEFAULT-VALUE}.")
+    double tau;
+
+    @Option(names = "--no-importance", description = "Dynamic LoRA: do not measure importance (implies --no-reallocation).")
+    boolean noImportance;
+
+    @Option(names = "--no-reallocation", description = "Dynamic LoRA: keep every module at --rank.")
+    boolean noReallocation;
+
+    @Option(names = "--no-gate", description = "Dynamic LoRA: no input gate.")
+    boolean noGate;
+
+    @Option(names = "--init-r", description = "AdaLoRA: initial rank per module. Default: 1.5 x --rank.")
+    Integer initR;
+
+    @Option(names = "--target-r", description = "AdaLoRA: final average rank. Default: --rank.")
+    Integer targetR;
+
+    @Option(names = "--orth-reg-weight", defaultValue = "0.5", description = "AdaLoRA: orthogonal regulariser weight. Default: ${DEFAULT-VALUE}.")
+    double orthRegWeight;
+
+    @Option(names = "--t-init", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps before the first reallocation (default 10% of the run).")
+    long tInit;
+
+    @Option(names = "--t-final", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: final steps with the allocation frozen (default 20%).")
+    long tFinal;
+
+    @Option(names = "--delta-t", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps between reallocations (default: about 20 in the window).")
+    long deltaT;
+
     @Mixin
     ThreadsOption threads;
 
@@ -96,7 +133,7 @@ final class TrainCommand implements Callable<Integer> {
         float peak = lr != null ? lr : (m == Method.FULL ? 5e-5f : 5e-4f);
         TrainConfig c = new TrainConfig(model.toAbsolutePath().toString(), task, data.toAbsolutePath().toString(), m.cliName(),
                 rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),
-                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery);
+                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery, adaptive());
         c.validate();
         // Build first: a bad model, task or --targets fails before any run folder is created.
         GlueTrainer.Built built = GlueTrainer.build(c);
@@ -107,6 +144,14 @@ final class TrainCommand implements Callable<Integer> {
         }
         System.out.println(new ObjectMapper().writeValueAsString(summary));
         return 0;
+    }
+
+    private AdaptiveOptions adaptive() {
+        AdaptiveOptions d = AdaptiveOptions.defaults(rank);
+        boolean importance = !noImportance;
+        return new AdaptiveOptions(rMax != null ? rMax : d.rMax(), rMin, tau, importance, importance && !noReallocation,
+                !noGate, initR != null ? initR : d.initR(), targetR != null ? targetR : d.targetR(), orthRegWeight,
+                tInit, tFinal, deltaT);
     }
 
     /** Draws training progress (loss, lr, tokens/s, ETA) and announces evaluations. */

@@ -20,6 +20,7 @@ public final class ClassifierStep {
     private final List<Param> params;
     private final AdamW optimizer;
     private final double maxGradNorm;
+    private StepHooks hooks = StepHooks.NONE;
     private float[] probs = new float[0];
     private float[] dLogits = new float[0];
     private float[] preds = new float[0];
@@ -33,6 +34,15 @@ public final class ClassifierStep {
         this.params = List.copyOf(params);
         this.optimizer = optimizer;
         this.maxGradNorm = maxGradNorm;
+    }
+
+    /** Installs the adaptive method's per-step hooks (AdaLoRA, Dynamic LoRA). */
+    public void setHooks(StepHooks hooks) {
+        this.hooks = hooks == null ? StepHooks.NONE : hooks;
+    }
+
+    public StepHooks hooks() {
+        return hooks;
     }
 
     public List<Param> params() {
@@ -76,10 +86,18 @@ public final class ClassifierStep {
 
     /** A full training step with learning rate lr. */
     public Result step(Kernels k, PaddedBatch b, int[] labels, float[] targets, float lr, long seed, long step) {
-        float loss = lossAndGradients(k, b, labels, targets, true, seed, step);
+        return step(k, b, labels, targets, lr, seed, step, true);
+    }
+
+    /** A full training step; dropout off gives the deterministic step the speed reference times. */
+    public Result step(Kernels k, PaddedBatch b, int[] labels, float[] targets, float lr, long seed, long step, boolean dropout) {
+        float loss = lossAndGradients(k, b, labels, targets, dropout, seed, step);
+        loss += (float) hooks.regularize(step);
         double norm = GradientClipping.clip(params, maxGradNorm);
         if (Float.isFinite(loss) && Double.isFinite(norm)) {
+            hooks.beforeOptimizer(step);
             optimizer.step(lr);
+            hooks.afterOptimizer(step);
         }
         return new Result(loss, norm);
     }

@@ -8,6 +8,8 @@ import dev.dynalora.data.GlueTask;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.kernels.Kernels;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.models.PeftAdapterIO;
 import dev.dynalora.models.PretrainedBert;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
@@ -42,7 +44,7 @@ public final class GlueTrainer {
         SequenceClassifier model = PretrainedBert.loadClassifier(Path.of(c.model()), task.numLabels(), c.seed());
         LoraConfig lora = method.usesAdapters()
                 ? LoraConfig.of(c.rank(), c.alpha(), c.targets(), c.rsLora(), c.loraDropout(), c.seed()) : null;
-        List<Param> trainable = MethodSetup.apply(model, method, lora);
+        List<Param> trainable = MethodSetup.apply(model, method, lora, c.adaptive());
         return new Built(task, method, model, lora, trainable);
     }
 
@@ -56,6 +58,18 @@ public final class GlueTrainer {
             return TaskMetrics.compute(task, logits, dev.examples());
         }
         return TaskMetrics.compute(task, TaskMetrics.argmax(logits, model.numLabels()), dev.examples());
+    }
+
+    /** Writes the PEFT adapter files for adapter methods; returns what was written (or why not). */
+    static String exportAdapter(RunFolder run, Built built, TrainConfig c) {
+        if (!built.method().usesAdapters()) {
+            return "none (method " + built.method().cliName() + " has no adapter)";
+        }
+        if (built.method() == Method.ADALORA) {
+            return "none (PEFT export of AdaLoRA runs is not implemented yet; trainable.safetensors holds the weights)";
+        }
+        PeftAdapterIO.save(run.dir(), built.model(), built.lora(), c.model(), Map.of());
+        return "peft";
     }
 
     public Map<String, Object> run(RunFolder run) {
@@ -84,6 +98,8 @@ public final class GlueTrainer {
         LinearSchedule schedule = new LinearSchedule(c.lr(), Math.round(total * (double) c.warmupRatio()), total);
         AdamW opt = new AdamW(params, c.weightDecay());
         ClassifierStep stepper = new ClassifierStep(model, params, opt, c.maxGradNorm());
+        StepHooks hooks = AdaptiveHooks.create(built.method(), model, c.rank(), c.adaptive(), total);
+        stepper.setHooks(hooks);
         long trainableCount = MethodSetup.count(params);
         long totalCount = MethodSetup.count(model.allParams());
         listener.started(total, train.size(), dev.size());
@@ -133,6 +149,10 @@ public final class GlueTrainer {
                     rec.put("grad_norm", r.gradNorm());
                     rec.put("tokens_per_s", Math.round(tps));
                     run.append(RunFolder.METRICS, rec);
+                    ObjectNode alloc = hooks.record(step - 1);
+                    if (alloc != null) {
+                        run.append(RunFolder.ALLOCATION, alloc);
+                    }
                     listener.step(step, (float) (lossSum / lossCount), lr, tps);
                     windowTokens = 0;
                     windowStart = System.nanoTime();
@@ -155,12 +175,15 @@ public final class GlueTrainer {
             listener.evaluated(epoch + 1, metrics);
         }
         run.saveTrainable(params);
+        String adapterExport = exportAdapter(run, built, c);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("type", "summary");
         summary.put("model", c.model());
         summary.put("task", task.cliName());
         summary.put("method", built.method().cliName());
         summary.put("trainable_params", trainableCount);
+        summary.put("active_trainable_params", ActiveParams.count(model, params));
+        summary.put("adapter_export", adapterExport);
         summary.put("total_params", totalCount);
         summary.put("steps", step);
         summary.put("train_time_s", Math.round(trainSeconds * 10) / 10.0);

@@ -1,6 +1,8 @@
 package dev.dynalora.training;
 
 import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.AdaLoraAdapter;
+import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.models.LinearModule;
@@ -21,6 +23,14 @@ public final class MethodSetup {
 
     /** Applies the method and returns the trainable parameters in a stable order. */
     public static List<Param> apply(SequenceClassifier model, Method method, LoraConfig lora) {
+        return apply(model, method, lora, lora == null ? null : AdaptiveOptions.defaults(lora.rank()));
+    }
+
+    /**
+     * As {@link #apply(SequenceClassifier, Method, LoraConfig)}; for Dynamic LoRA each module gets r_max
+     * components (a mask selects the active ones) and the gate if switched on; for AdaLoRA init_r triplets.
+     */
+    public static List<Param> apply(SequenceClassifier model, Method method, LoraConfig lora, AdaptiveOptions adaptive) {
         for (Param p : model.allParams()) {
             p.setTrainable(method == Method.FULL);
         }
@@ -33,17 +43,28 @@ public final class MethodSetup {
             return trainable;
         }
         if (method.usesAdapters()) {
-            if (method == Method.ADALORA) {
-                throw new UserInputException("method adalora is not implemented yet");
-            }
             boolean dynamic = method == Method.DYNAMIC;
             int seedOffset = 0;
             for (LinearModule m : model.encoder().linearModules()) {
                 if (!lora.targets(m.name())) {
                     continue;
                 }
-                LoraAdapter a = new LoraAdapter(m.name(), m.in(), m.out(), lora.rankFor(m.name()), lora.alphaFor(m.name()),
-                        lora.rsLora(), dynamic, dynamic, lora.seed() * 1_000_003L + seedOffset++);
+                long seed = lora.seed() * 1_000_003L + seedOffset++;
+                LinearAdapter a;
+                if (method == Method.ADALORA) {
+                    a = new AdaLoraAdapter(m.name(), m.in(), m.out(), adaptive.initR(), lora.alphaFor(m.name()), seed);
+                } else if (dynamic) {
+                    // Dynamic LoRA: alpha / r keeps the scaling of LoRA at rank --rank, whatever r_max is.
+                    int r = lora.rankFor(m.name());
+                    float alpha = lora.rsLora()
+                            ? (float) (lora.alphaFor(m.name()) * Math.sqrt((double) adaptive.rMax() / r))
+                            : lora.alphaFor(m.name()) * adaptive.rMax() / r;
+                    a = new LoraAdapter(m.name(), m.in(), m.out(), adaptive.rMax(), alpha, lora.rsLora(), true,
+                            adaptive.gate(), seed);
+                } else {
+                    a = new LoraAdapter(m.name(), m.in(), m.out(), lora.rankFor(m.name()), lora.alphaFor(m.name()),
+                            lora.rsLora(), false, false, seed);
+                }
                 m.setAdapter(a);
                 trainable.addAll(a.params());
             }

@@ -30,7 +30,8 @@ public record TrainConfig(
         float maxGradNorm,
         int trainLimit,
         int evalLimit,
-        int logEvery) {
+        int logEvery,
+        AdaptiveOptions adaptive) {
 
     public void validate() {
         require(rank >= 1, "--rank must be at least 1");
@@ -44,6 +45,7 @@ public record TrainConfig(
         require(maxGradNorm >= 0, "--max-grad-norm must be >= 0");
         require(trainLimit >= 0 && evalLimit >= 0, "--limit values must be >= 0");
         require(logEvery >= 1, "--log-every must be at least 1");
+        require(adaptive != null, "adaptive options missing");
     }
 
     private static void require(boolean ok, String message) {

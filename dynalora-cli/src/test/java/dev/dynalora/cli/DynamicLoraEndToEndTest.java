@@ -1,0 +1,96 @@
+package dev.dynalora.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Dynamic LoRA and AdaLoRA through the CLI on a handful of MRPC examples: the allocation is logged over
+ * time with a constant budget (Dynamic LoRA), the adapter is written in PEFT layout, and merging a gated
+ * adapter is refused with a clear message while a LoRA run merges into a Hugging Face folder.
+ */
+class DynamicLoraEndToEndTest {
+
+    static CliRunner.Result train(Path out, String method, String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("train", "--model", CliRunner.miniLm().toString(), "--task", "mrpc",
+                "--data", CliRunner.shared().resolve("glue").toString(), "--method", method, "--out", out.toString(),
+                "--limit", "96", "--eval-limit", "16", "--epochs", "1", "--batch", "8", "--max-len", "40",
+                "--log-every", "1", "--threads", "2", "--t-init", "2", "--t-final", "2", "--delta-t", "2"));
+        args.addAll(List.of(extra));
+        return CliRunner.run(args.toArray(new String[0]));
+    }
+
+    @Test
+    void dynamicRunLogsAllocationAndRefusesExactMerge(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("dyn");
+        CliRunner.Result r = train(run, "dynamic");
+        assertEquals(0, r.exit(), r.err());
+        for (String f : List.of("allocation.jsonl", "adapter_config.json", "adapter_model.safetensors", "metrics.jsonl")) {
+            assertTrue(Files.isRegularFile(run.resolve(f)), f);
+        }
+        ObjectMapper om = new ObjectMapper();
+        List<String> lines = Files.readAllLines(run.resolve("allocation.jsonl"));
+        assertEquals(12, lines.size(), "one record per logged step");
+        boolean moved = false;
+        JsonNode firstRanks = null;
+        for (String line : lines) {
+            JsonNode n = om.readTree(line);
+            int sum = 0;
+            for (JsonNode m : n.get("modules")) {
+                int rank = m.get("rank").asInt();
+                assertTrue(rank >= 1 && rank <= 16, "rank out of bounds: " + rank);
+                assertTrue(m.has("importance") && m.has("gate_mean"));
+                sum += rank;
+            }
+            assertEquals(12 * 8, sum, "the global budget (rank 8 x 12 modules) must stay exact");
+            if (firstRanks == null) {
+                firstRanks = n.get("modules");
+            } else {
+                moved |= !n.get("modules").toString().equals(firstRanks.toString());
+            }
+        }
+        assertTrue(moved, "rank never moved between modules");
+        JsonNode cfg = om.readTree(run.resolve("adapter_config.json").toFile());
+        assertEquals("LORA", cfg.get("peft_type").asText());
+        CliRunner.Result merge = CliRunner.run("merge", "--run", run.toString(), "--out", dir.resolve("merged").toString());
+        assertEquals(2, merge.exit(), merge.out() + merge.err());
+        assertTrue(merge.err().contains("gate"), merge.err());
+        assertFalse(Files.exists(dir.resolve("merged")));
+    }
+
+    @Test
+    void loraRunMergesIntoHuggingFaceFolder(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("lora");
+        assertEquals(0, train(run, "lora").exit());
+        Path merged = dir.resolve("merged");
+        CliRunner.Result m = CliRunner.run("merge", "--run", run.toString(), "--out", merged.toString());
+        assertEquals(0, m.exit(), m.err());
+        JsonNode cfg = new ObjectMapper().readTree(merged.resolve("config.json").toFile());
+        assertEquals("BertForSequenceClassification", cfg.get("architectures").get(0).asText());
+        assertTrue(Files.isRegularFile(merged.resolve("model.safetensors")));
+        assertTrue(Files.isRegularFile(merged.resolve("tokenizer.json")));
+        // The merged folder is itself a model dynalora can read.
+        CliRunner.Result info = CliRunner.run("info", "--model", merged.toString());
+        assertEquals(0, info.exit(), info.err());
+    }
+
+    @Test
+    void adaloraRunTrainsAndLogsItsBudget(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("ada");
+        CliRunner.Result r = train(run, "adalora");
+        assertEquals(0, r.exit(), r.err());
+        List<String> lines = Files.readAllLines(run.resolve("allocation.jsonl"));
+        assertFalse(lines.isEmpty());
+        JsonNode last = new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        assertTrue(last.toString().contains("budget"), last.toString());
+    }
+}

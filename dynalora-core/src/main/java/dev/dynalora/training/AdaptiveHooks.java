@@ -1,0 +1,118 @@
+package dev.dynalora.training;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.adapters.AdaLoraAdapter;
+import dev.dynalora.adapters.AdaLoraAllocator;
+import dev.dynalora.adapters.DynamicLoraAllocator;
+import dev.dynalora.adapters.DynamicLoraConfig;
+import dev.dynalora.adapters.LinearAdapter;
+import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.SequenceClassifier;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Builds the per-step hooks of AdaLoRA and Dynamic LoRA from a model whose adapters are attached. */
+public final class AdaptiveHooks {
+    private AdaptiveHooks() {
+    }
+
+    public static StepHooks create(Method method, SequenceClassifier model, int rank, AdaptiveOptions o, long totalSteps) {
+        if (method == Method.DYNAMIC) {
+            DynamicLoraAllocator alloc = new DynamicLoraAllocator(dynamicConfig(rank, o, totalSteps), adapters(model, LoraAdapter.class));
+            return new DynamicHooks(alloc);
+        }
+        if (method == Method.ADALORA) {
+            AdaLoraAllocator.Config d = AdaLoraAllocator.Config.defaults(totalSteps);
+            long tinit = o.tInit() >= 0 ? o.tInit() : totalSteps / 10;
+            long tfinal = o.tFinal() >= 0 ? o.tFinal() : totalSteps / 5;
+            long deltaT = o.deltaT() >= 1 ? o.deltaT() : Math.max(1, (totalSteps - tinit - tfinal) / 20);
+            AdaLoraAllocator.Config c = new AdaLoraAllocator.Config(o.initR(), o.targetR(), tinit, tfinal, deltaT,
+                    d.beta1(), d.beta2(), o.orthRegWeight(), totalSteps);
+            return new AdaLoraHooks(new AdaLoraAllocator(c, adapters(model, AdaLoraAdapter.class)));
+        }
+        return StepHooks.NONE;
+    }
+
+    /** The run's Dynamic LoRA configuration: budget --rank per module inside [r_min, r_max]. */
+    public static DynamicLoraConfig dynamicConfig(int rank, AdaptiveOptions o, long totalSteps) {
+        DynamicLoraConfig c = DynamicLoraConfig.defaults(o.rMax(), totalSteps);
+        if (o.tInit() >= 0 || o.tFinal() >= 0 || o.deltaT() >= 1) {
+            c = c.withSchedule(o.tInit() >= 0 ? o.tInit() : c.tInit(), o.tFinal() >= 0 ? o.tFinal() : c.tFinal(),
+                    o.deltaT() >= 1 ? o.deltaT() : c.deltaT(), totalSteps);
+        }
+        boolean window = totalSteps - c.tFinal() > c.tInit();
+        c = c.withRanks(o.rMin(), Math.min(rank, o.rMax()), Math.min(rank, o.rMax())).withTau(o.tau())
+                .withSwitches(o.importance(), o.reallocation() && o.importance() && window, o.gate());
+        return c;
+    }
+
+    static <T extends LinearAdapter> List<T> adapters(SequenceClassifier model, Class<T> type) {
+        List<T> out = new ArrayList<>();
+        for (LinearModule m : model.encoder().linearModules()) {
+            if (type.isInstance(m.adapter())) {
+                out.add(type.cast(m.adapter()));
+            }
+        }
+        return out;
+    }
+
+    /** Dynamic LoRA's order: importance from clipped gradients, masked values kept, then reallocation. */
+    public static final class DynamicHooks implements StepHooks {
+        private final DynamicLoraAllocator alloc;
+
+        DynamicHooks(DynamicLoraAllocator alloc) {
+            this.alloc = alloc;
+        }
+
+        public DynamicLoraAllocator allocator() {
+            return alloc;
+        }
+
+        @Override
+        public void beforeOptimizer(long step) {
+            alloc.observe(step);
+            alloc.beforeOptimizerStep();
+        }
+
+        @Override
+        public void afterOptimizer(long step) {
+            alloc.afterOptimizerStep();
+            alloc.maybeReallocate(step);
+        }
+
+        @Override
+        public ObjectNode record(long step) {
+            return alloc.allocationRecord(step);
+        }
+    }
+
+    /** AdaLoRA in PEFT's order: orthogonal regulariser before clipping, update_and_allocate after the step. */
+    public static final class AdaLoraHooks implements StepHooks {
+        private final AdaLoraAllocator alloc;
+
+        AdaLoraHooks(AdaLoraAllocator alloc) {
+            this.alloc = alloc;
+        }
+
+        public AdaLoraAllocator allocator() {
+            return alloc;
+        }
+
+        @Override
+        public double regularize(long step) {
+            return alloc.addOrthogonalRegularization();
+        }
+
+        @Override
+        public void afterOptimizer(long step) {
+            alloc.updateAndAllocate(step);
+        }
+
+        @Override
+        public ObjectNode record(long step) {
+            return alloc.allocationRecord(step);
+        }
+    }
+}

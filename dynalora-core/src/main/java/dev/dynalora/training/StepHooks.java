@@ -1,0 +1,31 @@
+package dev.dynalora.training;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * What an adaptive method (AdaLoRA, Dynamic LoRA) does around each optimizer step. The trainer calls these
+ * itself on every step, so an allocation can never silently not happen (PEFT's AdaLoRA needs the user to
+ * call update_and_allocate by hand). Step indices are zero-based, as passed to {@link ClassifierStep}.
+ */
+public interface StepHooks {
+    /** After backward, before clipping: add a regulariser's gradient; returns the loss it adds. */
+    default double regularize(long step) {
+        return 0;
+    }
+
+    /** After clipping, before the optimizer: measure importance from the gradients. */
+    default void beforeOptimizer(long step) {
+    }
+
+    /** After the optimizer: restore frozen values, reallocate. */
+    default void afterOptimizer(long step) {
+    }
+
+    /** One allocation.jsonl record for this step, or null when this method keeps none. */
+    default ObjectNode record(long step) {
+        return null;
+    }
+
+    StepHooks NONE = new StepHooks() {
+    };
+}
