@@ -12,7 +12,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "dynalora", mixinStandardHelpOptions = true, version = "dynalora 0.1.0",
         description = "Fine-tune transformer encoders with LoRA and Dynamic LoRA, in pure Java.",
-        subcommands = {InfoCommand.class, EmbedCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, MergeCommand.class, BenchCommand.class})
+        subcommands = {InfoCommand.class, EmbedCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, MergeCommand.class, BenchCommand.class, ReportCommand.class})
 public final class Main implements Runnable {
 
     public static final int EXIT_USER_ERROR = 2;
