@@ -137,6 +137,7 @@ final class TrainCommand implements Callable<Integer> {
         c.validate();
         // Build first: a bad model, task or --targets fails before any run folder is created.
         GlueTrainer.Built built = GlueTrainer.build(c);
+        GlueTrainer.checkMemory(built, c);
         RunFolder run = RunFolder.create(out, overwrite);
         Map<String, Object> summary;
         try (CpuKernels k = threads.kernels(); ProgressListener pl = new ProgressListener()) {

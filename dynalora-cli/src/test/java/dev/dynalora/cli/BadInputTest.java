@@ -79,4 +79,14 @@ class BadInputTest {
         assertUserError(CliRunner.run("train", "--model", m, "--task", "mrpc", "--targets", "nosuchmodule", "--data", data, "--out", dir.resolve("r").toString()), "matched no module");
         assertFalse(Files.exists(dir.resolve("r")), "a failed start must not leave a run folder");
     }
+
+    @Test
+    void memoryGuardStopsBeforeTraining(@TempDir Path dir) {
+        // A batch that cannot fit any heap this test runs with: refused up front, nothing written.
+        CliRunner.Result r = CliRunner.run("train", "--model", CliRunner.miniLm().toString(), "--task", "mrpc",
+                "--data", CliRunner.shared().resolve("glue").toString(), "--batch", "100000", "--max-len", "512",
+                "--out", dir.resolve("r").toString());
+        assertUserError(r, "smaller --batch");
+        assertFalse(Files.exists(dir.resolve("r")), "no run folder may be left behind");
+    }
 }

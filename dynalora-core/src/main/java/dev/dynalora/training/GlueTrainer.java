@@ -51,6 +51,15 @@ public final class GlueTrainer {
     public record Built(GlueTask task, Method method, SequenceClassifier model, LoraConfig lora, List<Param> trainable) {
     }
 
+    /**
+     * Memory guard: the worst case (every batch padded to --max-len) must fit the heap; otherwise stop before
+     * anything is written, with the estimate and a remedy, instead of an OutOfMemoryError mid-run.
+     */
+    public static void checkMemory(Built built, TrainConfig c) {
+        MemoryEstimate.check(MemoryEstimate.bytes(built.model().encoder().config(), c.batch(), c.maxLen(),
+                MethodSetup.count(built.trainable()), true), Runtime.getRuntime().maxMemory(), c.batch(), c.maxLen());
+    }
+
     /** Dev-set metrics of a model. */
     public static Map<String, Double> evaluate(Kernels k, SequenceClassifier model, GlueTask task, EncodedExamples dev, int batch) {
         float[] logits = Predictor.logits(k, model, dev, batch, null);
@@ -93,6 +102,7 @@ public final class GlueTrainer {
         }
         SequenceClassifier model = built.model();
         List<Param> params = built.trainable();
+
         long stepsPerEpoch = (train.size() + c.batch() - 1) / c.batch();
         long total = stepsPerEpoch * c.epochs();
         LinearSchedule schedule = new LinearSchedule(c.lr(), Math.round(total * (double) c.warmupRatio()), total);
