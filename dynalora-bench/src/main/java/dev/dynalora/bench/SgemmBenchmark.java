@@ -40,7 +40,9 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * <p>Run with {@code bench/sgemm.sh}, or directly:
  * {@code java --add-modules jdk.incubator.vector -cp 'dynalora-bench/target/classes:dynalora-bench/target/lib/*'
  * org.openjdk.jmh.Main SgemmBenchmark} (scores only) or {@code ... dev.dynalora.bench.SgemmBenchmark [jmh options]}
- * (scores and the GFLOP/s table).
+ * (scores and the GFLOP/s table). {@code ... dev.dynalora.bench.SgemmBenchmark --cpu-time [seconds]} measures
+ * the same cases outside JMH and also reports GFLOP per CPU-second, which is what to read on a shared
+ * machine (see {@link #cpuTimeTable}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -162,6 +164,10 @@ public class SgemmBenchmark {
      * prints a GFLOP/s table.
      */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--cpu-time")) {
+            cpuTimeTable(args.length > 1 ? Double.parseDouble(args[1]) : 3.0);
+            return;
+        }
         CommandLineOptions cmd = new CommandLineOptions(args);
         ChainedOptionsBuilder opts = new OptionsBuilder().parent(cmd);
         if (cmd.getIncludes().isEmpty()) {
@@ -204,6 +210,80 @@ public class SgemmBenchmark {
         System.out.println("|---|---|---|---|---|---|---|---|" + (Double.isNaN(peak) ? "" : "---|"));
         for (String[] row : rows) {
             System.out.println(row[0]);
+        }
+    }
+
+    /**
+     * The same measurements outside JMH, also divided by the CPU time the process actually got. On a shared
+     * machine (other jobs on the same cores), wall-clock GFLOP/s mostly measures how much of a core the
+     * scheduler gave us; GFLOP per CPU-second factors the time slicing out (not the cache and memory
+     * bandwidth that the other jobs also take). Worker spin-waiting counts as CPU time, so the 2-thread
+     * figure per CPU-second includes the pool's overhead. Each configuration: warm-up, then repeated calls
+     * for {@code seconds} of wall time.
+     */
+    static void cpuTimeTable(double seconds) {
+        com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        FmaPeak fp = new FmaPeak();
+        double peakCpu = 0;
+        double peakWall = 0;
+        for (int rep = 0; rep < 8; rep++) {
+            long w0 = System.nanoTime();
+            long c0 = mx.getCurrentThreadCpuTime();
+            int calls = 0;
+            while (System.nanoTime() - w0 < 250_000_000L) {
+                fp.x += fp.fmaPeak() * 1e-30f;
+                calls++;
+            }
+            long c1 = mx.getCurrentThreadCpuTime();
+            long w1 = System.nanoTime();
+            if (rep >= 2) { // the first two are warm-up
+                peakCpu = Math.max(peakCpu, FmaPeak.gflops((double) (c1 - c0) / calls));
+                peakWall = Math.max(peakWall, FmaPeak.gflops((double) (w1 - w0) / calls));
+            }
+        }
+        System.out.println("SGEMM " + CpuKernels.describe() + ", JDK " + Runtime.version());
+        System.out.println(fmt("FMA peak, 1 core: %.1f GFLOP/s wall-clock, %.1f GFLOP per CPU-second (best of 6 x 0.25 s)",
+                peakWall, peakCpu));
+        System.out.println("| shape (m x n x k) | form | threads | ms/call (wall) | GFLOP/s (wall) | GFLOP per CPU-second "
+                + "(= per core) | % of 105 GFLOP/s/core | % of measured peak/core |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
+        String[] shapes = {"2048x2048x2048", "4096x384x384", "4096x384x1536", "4096x1536x384"};
+        String[] forms = {"NN", "NT", "TN"};
+        for (String sh : shapes) {
+            for (String fo : forms) {
+                for (int th = 1; th <= 2; th++) {
+                    SgemmBenchmark bm = new SgemmBenchmark();
+                    bm.shape = sh;
+                    bm.form = fo;
+                    bm.threads = th;
+                    bm.setUp();
+                    try {
+                        long end = System.nanoTime() + (long) (seconds * 0.5e9);
+                        while (System.nanoTime() < end) {
+                            bm.sgemm();
+                        }
+                        long w0 = System.nanoTime();
+                        long c0 = os.getProcessCpuTime();
+                        int calls = 0;
+                        while (System.nanoTime() - w0 < seconds * 1e9) {
+                            bm.sgemm();
+                            calls++;
+                        }
+                        long c1 = os.getProcessCpuTime();
+                        long w1 = System.nanoTime();
+                        double flops = 2.0 * bm.m * bm.n * bm.k * calls;
+                        double wall = flops / (w1 - w0);
+                        double perCpu = flops / (c1 - c0);
+                        System.out.println("| " + sh + " | " + fo + " | " + th + " | " + fmt("%.2f", (w1 - w0) / 1e6 / calls)
+                                + " | " + fmt("%.1f", wall) + " | " + fmt("%.1f", perCpu) + " | "
+                                + fmt("%.0f%%", 100 * perCpu / NOMINAL_PEAK) + " | " + fmt("%.0f%%", 100 * perCpu / peakCpu) + " |");
+                    } finally {
+                        bm.tearDown();
+                    }
+                }
+            }
         }
     }
 

@@ -64,17 +64,19 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     static final int NR = NV * L;
 
     /**
-     * k block. The B micro-panel (KC x NR floats) must stay in L1 (32 KB on Zen 3/4) while the A micro
-     * panels stream past it: 256 x 16 floats = 16 KB for NR = 16 (AVX2); wider panels get a smaller KC to
-     * stay near 16-18 KB. A k up to 1.5 KC is one block (k = 384: a 24 KB panel, still inside L1), since
-     * every extra k block is one more read-modify-write pass over C, which misses cache for big C (the
-     * MiniLM shapes at k = 384 measured faster as one block than as 2 x 192). Larger k is split into equal
-     * blocks (k = 1536 -> 6 x 256) rather than full ones plus a small remainder.
+     * k block: 512 for NR = 16 (AVX2), 256 for NR = 32 (AVX-512). Each k block is one read-modify-write pass
+     * over C, and a C that does not fit in cache (the 2048^2 and 4096 x 384 outputs) costs a cache miss per
+     * micro-tile per pass that Java cannot prefetch away; so KC is as large as the B micro-panel
+     * (KC x NR floats, 32 KB here) can be while it still mostly stays in L1 (32 KB on Zen 3/4) and otherwise
+     * streams from L2. Measured on 2048^3 and 4096 x 384 x 1536: KC = 512 beat 256 in every paired run (by
+     * 0-30%; the machine was shared, so the spread is wide). A k up to 1.5 KC is one block; larger k is
+     * split into equal blocks (k = 2048 -> 4 x 512) rather than full ones plus a small remainder.
      */
-    static final int KC = intProp("dynalora.sgemm.kc", Math.max(64, Math.min(512, 4096 / NR)));
+    static final int KC = intProp("dynalora.sgemm.kc", Math.max(64, Math.min(512, 8192 / NR)));
     /**
      * m block. The packed A block (MC x KC floats) should sit in the per-core L2 (512 KB on Zen 3, 1 MB on
-     * Zen 4) with room for the B panels passing through: about 192 KB, i.e. 192 rows at KC = 256.
+     * Zen 4) with room for the B micro-panels and C tiles passing through: about 192 KB, i.e. 96 rows at
+     * KC = 512 (48, 96 and 192 were indistinguishable within this shared machine's noise).
      */
     static final int MC = roundUp(intProp("dynalora.sgemm.mc", Math.max(MR, 196_608 / (4 * KC))), MR);
     /**
@@ -133,8 +135,8 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }
-        // Split C into one tile per thread, aligned to whole micro-tiles so every C element is computed by
-        // exactly the same instruction sequence as in a single-threaded run. Rows are preferred: each thread
+        // Split C into one tile per thread, aligned to whole micro-tiles (the k reduction is never split, so
+        // every C element gets the same arithmetic as in a single-threaded run). Rows are preferred: each thread
         // then packs its own rows of A and (redundantly, but cheaply: k*n vs m*n*k/threads) all of B.
         int t = threads;
         int rowPanels = ceilDiv(m, MR);
@@ -196,7 +198,11 @@ public final class CpuKernels implements Kernels, AutoCloseable {
         if (m < 0 || n < 0 || k < 0) {
             throw new IllegalArgumentException("negative dimension: m=" + m + " n=" + n + " k=" + k);
         }
-        if (lda < Math.max(1, transA ? m : k) || ldb < Math.max(1, transB ? k : n) || ldc < Math.max(1, n)) {
+        // Leading dimensions matter only for matrices that are read or written (an empty operand may come
+        // with ld = 0).
+        boolean badC = m > 0 && n > 0 && ldc < n;
+        boolean badAB = m > 0 && n > 0 && k > 0 && (lda < (transA ? m : k) || ldb < (transB ? k : n));
+        if (badC || badAB) {
             throw new IllegalArgumentException("leading dimension too small: lda=" + lda + " ldb=" + ldb
                     + " ldc=" + ldc + " for transA=" + transA + " transB=" + transB
                     + " m=" + m + " n=" + n + " k=" + k);
@@ -227,7 +233,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
         int ncMax = Math.min(roundUp(n, NR), NC);
 
         Workspace ws = WORKSPACE.get();
-        float[] ap = ws.packA(mcMax * kcMax + L); // + L: slack for packA's overlapping vector stores
+        float[] ap = ws.packA(mcMax * kcMax);
         float[] bp = ws.packB(ncMax * kcMax);
         float[] tile = ws.tile;
 
@@ -283,49 +289,66 @@ public final class CpuKernels implements Kernels, AutoCloseable {
      * zero-filled. Panel q starts at q * MR * kc.
      */
     static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] ap) {
+        if (transA) {
+            packATransposed(a, aOff, lda, i0, mc, p0, kc, ap);
+            return;
+        }
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir);
             int base = ir * kc;
-            if (!transA) {
-                // op(A)(i, p) = a[i*lda + p]: each row is contiguous in p; scatter it with stride MR.
-                for (int r = 0; r < mr; r++) {
-                    int src = aOff + (i0 + ir + r) * lda + p0;
-                    int dst = base + r;
-                    for (int p = 0; p < kc; p++) {
-                        ap[dst + p * MR] = a[src + p];
-                    }
-                }
-            } else {
-                // op(A)(i, p) = a[p*lda + i]: the MR values of one k step are contiguous.
-                int src = aOff + p0 * lda + i0 + ir;
-                if (mr == MR && L >= MR) {
-                    // One vector copy per k step (System.arraycopy of 4-6 floats measured ~1.2 ns/float).
-                    // The L - MR surplus floats land in the next k step's slot, or the next panel's first
-                    // slot, or the slack at the end of the buffer, and are overwritten in order.
-                    int p = 0;
-                    for (; p < kc; p++) {
-                        int s = src + p * lda;
-                        if (s + L > a.length) {
-                            break;
-                        }
-                        FloatVector.fromArray(F, a, s).intoArray(ap, base + p * MR);
-                    }
-                    for (; p < kc; p++) {
-                        System.arraycopy(a, src + p * lda, ap, base + p * MR, MR);
-                    }
-                } else if (mr == MR) {
-                    for (int p = 0; p < kc; p++) {
-                        System.arraycopy(a, src + p * lda, ap, base + p * MR, MR);
-                    }
-                } else {
-                    for (int p = 0; p < kc; p++) {
-                        System.arraycopy(a, src + p * lda, ap, base + p * MR, mr);
-                    }
+            // op(A)(i, p) = a[i*lda + p]: each row is contiguous in p; scatter it with stride MR.
+            for (int r = 0; r < mr; r++) {
+                int src = aOff + (i0 + ir + r) * lda + p0;
+                int dst = base + r;
+                for (int p = 0; p < kc; p++) {
+                    ap[dst + p * MR] = a[src + p];
                 }
             }
             for (int r = mr; r < MR; r++) {
                 for (int p = 0; p < kc; p++) {
                     ap[base + p * MR + r] = 0f;
+                }
+            }
+        }
+    }
+
+    /**
+     * packA for op(A) = A^T: op(A)(i, p) = a[p*lda + i], so stored row p holds the MR values of k step p for
+     * every panel. Walking the stored rows in order touches one page per k step; going panel by panel (kc
+     * rows each) touched kc pages per panel and was TLB-bound when lda is large (A^T of a [tokens, hidden]
+     * activation has lda = tokens). Each panel's MR floats are copied with one vector (L >= MR); the L - MR
+     * surplus lands in the same panel's next k-step slot, which is overwritten on the next k step, and the
+     * copy is scalar where the surplus would leave the panel (or the read would leave the array).
+     */
+    static void packATransposed(float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] ap) {
+        int full = mc / MR;
+        int panel = MR * kc;
+        for (int p = 0; p < kc; p++) {
+            int s = aOff + (p0 + p) * lda + i0;
+            int d = p * MR;
+            if (L >= MR && full > 0 && d + L <= panel && s + (full - 1) * MR + L <= a.length) {
+                for (int q = 0; q < full; q++) {
+                    FloatVector.fromArray(F, a, s + q * MR).intoArray(ap, d + q * panel);
+                }
+            } else {
+                for (int q = 0; q < full; q++) {
+                    for (int r = 0; r < MR; r++) {
+                        ap[d + q * panel + r] = a[s + q * MR + r];
+                    }
+                }
+            }
+        }
+        int mr = mc - full * MR;
+        if (mr > 0) {
+            int base = full * panel;
+            for (int p = 0; p < kc; p++) {
+                int s = aOff + (p0 + p) * lda + i0 + full * MR;
+                int d = base + p * MR;
+                for (int r = 0; r < mr; r++) {
+                    ap[d + r] = a[s + r];
+                }
+                for (int r = mr; r < MR; r++) {
+                    ap[d + r] = 0f;
                 }
             }
         }
