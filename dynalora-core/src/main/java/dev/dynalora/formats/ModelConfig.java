@@ -60,7 +60,7 @@ public final class ModelConfig {
                     + String.join(", ", SUPPORTED_TYPES) + ")");
         }
         if (!type.isTextual()) {
-            throw new UserInputException(source + ": \"model_type\" must be a string, got " + type);
+            throw new UserInputException(source + ": \"model_type\" must be a string, got " + Fields.snippet(type));
         }
         modelType = type.textValue();
         boolean bert = "bert".equals(modelType);

@@ -263,7 +263,7 @@ public final class SafetensorsReader implements AutoCloseable {
             }
         }
         if (overflow && Arrays.stream(shape).noneMatch(x -> x == 0)) {
-            throw new UserInputException(where + "shape " + Arrays.toString(shape) + " has too many elements");
+            throw new UserInputException(where + "shape " + shapeText(shape) + " has too many elements");
         }
         if (overflow) {
             numel = 0;
@@ -292,7 +292,7 @@ public final class SafetensorsReader implements AutoCloseable {
             expected = -1; // cannot match any in-file range
         }
         if (expected != end - begin) {
-            throw new UserInputException(where + "dtype " + dtype + " with shape " + Arrays.toString(shape)
+            throw new UserInputException(where + "dtype " + dtype + " with shape " + shapeText(shape)
                     + " needs " + (expected < 0 ? "more than 2^63" : String.valueOf(expected))
                     + " bytes but data_offsets " + snippet(off) + " span " + (end - begin));
         }
@@ -301,6 +301,15 @@ public final class SafetensorsReader implements AutoCloseable {
 
     private static boolean isNonNegativeInteger(JsonNode n) {
         return n != null && n.isIntegralNumber() && n.bigIntegerValue().signum() >= 0;
+    }
+
+    /** A shape from the file for an error message, cut after 8 dimensions: a corrupt header may hold thousands. */
+    private static String shapeText(int[] shape) {
+        if (shape.length <= 8) {
+            return Arrays.toString(shape);
+        }
+        String head = Arrays.toString(Arrays.copyOf(shape, 8));
+        return head.substring(0, head.length() - 1) + ", ... (" + shape.length + " dimensions)]";
     }
 
     /** A JSON value from the header for an error message: one line, cut if long. */
@@ -428,7 +437,7 @@ public final class SafetensorsReader implements AutoCloseable {
         int[] shape = entry(name).shape;
         if (!Arrays.equals(shape, expectedShape)) {
             throw new UserInputException(label + ": tensor " + FormatErrors.quote(name) + " has shape "
-                    + Arrays.toString(shape) + ", expected " + Arrays.toString(expectedShape));
+                    + shapeText(shape) + ", expected " + Arrays.toString(expectedShape));
         }
         return read(name);
     }

@@ -12,6 +12,7 @@ import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.AtomicFiles;
+import dev.dynalora.formats.FormatErrors;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.formats.SafetensorsWriter;
 import dev.dynalora.tensor.Param;
@@ -369,6 +370,13 @@ public final class PeftAdapterIO {
             throw new UserInputException(dir + ": no " + WEIGHTS_FILE + " in this adapter folder");
         }
         Cfg c = Cfg.read(cfgFile);
+        List<String> moduleNames = new ArrayList<>();
+        for (LinearModule m : model.encoder().linearModules()) {
+            moduleNames.add(m.name());
+        }
+        moduleNames.add(model.pooler().name());
+        moduleNames.add(model.classifier().name());
+        c.checkMatchCost(moduleNames);
 
         Map<String, LinearModule> linears = new LinkedHashMap<>();
         for (LinearModule m : model.encoder().linearModules()) {
@@ -391,18 +399,18 @@ public final class PeftAdapterIO {
                 k = k.startsWith(BERT) ? k.substring(BERT.length()) : k;
                 String before = seen.put(k, key);
                 if (before != null) {
-                    throw new UserInputException(wFile + ": tensors \"" + before + "\" and \"" + key
-                            + "\" are the same parameter");
+                    throw new UserInputException(wFile + ": tensors " + FormatErrors.quote(before) + " and "
+                            + FormatErrors.quote(key) + " are the same parameter");
                 }
                 String[] split = splitLoraKey(k);
                 if (split == null) {
                     if (k.contains("lora_")) {
-                        throw new UserInputException(wFile + ": tensor \"" + key + "\" is not a LoRA weight this"
+                        throw new UserInputException(wFile + ": tensor " + FormatErrors.quote(key) + " is not a LoRA weight this"
                                 + " program supports (lora_A, lora_B, lora_E, lora_gate on linear layers)");
                     }
                     Param p = params.get(k);
                     if (p == null) {
-                        throw new UserInputException(wFile + ": tensor \"" + key + "\" names a parameter the model lacks"
+                        throw new UserInputException(wFile + ": tensor " + FormatErrors.quote(key) + " names a parameter the model lacks"
                                 + " (parameter names look like " + fileKey(params.keySet().iterator().next()) + ")");
                     }
                     plain.put(p, key);
@@ -411,7 +419,7 @@ public final class PeftAdapterIO {
                 String moduleName = split[0];
                 LinearModule m = linears.get(moduleName);
                 if (m == null) {
-                    throw new UserInputException(wFile + ": tensor \"" + key + "\" names module " + moduleName
+                    throw new UserInputException(wFile + ": tensor " + FormatErrors.quote(key) + " names module " + FormatErrors.quote(moduleName)
                             + ", which the model does not have as an adaptable linear layer (those look like "
                             + example + ")");
                 }
@@ -437,8 +445,8 @@ public final class PeftAdapterIO {
                 int[] want = e.getKey().value().shape();
                 int[] got = r.shape(e.getValue());
                 if (!Arrays.equals(want, got)) {
-                    throw new UserInputException(wFile + ": tensor \"" + e.getValue() + "\" has shape "
-                            + Arrays.toString(got) + " but the model's " + e.getKey().name() + " is " + Arrays.toString(want)
+                    throw new UserInputException(wFile + ": tensor " + FormatErrors.quote(e.getValue()) + " has shape "
+                            + shapeText(got) + " but the model's " + e.getKey().name() + " is " + Arrays.toString(want)
                             + (e.getKey().name().startsWith("classifier.") ? " (a different number of labels?)" : ""));
                 }
                 values.put(e.getKey(), r.readFloat(e.getValue()));
@@ -487,12 +495,12 @@ public final class PeftAdapterIO {
         int[] as = r.shape(f.aKey);
         int[] bs = r.shape(f.bKey);
         if (as.length != 2 || as[1] != m.in()) {
-            throw new UserInputException(where + "lora_A has shape " + Arrays.toString(as) + " but the layer takes "
+            throw new UserInputException(where + "lora_A has shape " + shapeText(as) + " but the layer takes "
                     + m.in() + " inputs (expected [r, " + m.in() + "])");
         }
         int rank = as[0];
         if (bs.length != 2 || bs[0] != m.out() || bs[1] != rank) {
-            throw new UserInputException(where + "lora_B has shape " + Arrays.toString(bs) + ", expected ["
+            throw new UserInputException(where + "lora_B has shape " + shapeText(bs) + ", expected ["
                     + m.out() + ", " + rank + "] for lora_A of rank " + rank);
         }
         float[] a = r.readFloat(f.aKey);
@@ -503,7 +511,7 @@ public final class PeftAdapterIO {
             int[] es = r.shape(f.eKey);
             boolean eOk = (es.length == 2 && es[0] == rank && es[1] == 1) || (es.length == 1 && es[0] == rank);
             if (!eOk) {
-                throw new UserInputException(where + "lora_E has shape " + Arrays.toString(es) + ", expected ["
+                throw new UserInputException(where + "lora_E has shape " + shapeText(es) + ", expected ["
                         + rank + ", 1]");
             }
             Integer kept = c.adaLoraKept(m.name());
@@ -543,13 +551,22 @@ public final class PeftAdapterIO {
             int[] gw = r.shape(f.gateWKey);
             int[] gb = r.shape(f.gateBKey);
             if (!Arrays.equals(gw, new int[] {m.in()}) || !Arrays.equals(gb, new int[] {1})) {
-                throw new UserInputException(where + "lora_gate.weight / .bias have shapes " + Arrays.toString(gw)
-                        + " / " + Arrays.toString(gb) + ", expected [" + m.in() + "] / [1]");
+                throw new UserInputException(where + "lora_gate.weight / .bias have shapes " + shapeText(gw)
+                        + " / " + shapeText(gb) + ", expected [" + m.in() + "] / [1]");
             }
             System.arraycopy(r.readFloat(f.gateWKey), 0, ad.gateWeight().data(), 0, m.in());
             ad.gateBias().data()[0] = r.readFloat(f.gateBKey)[0];
         }
         return ad;
+    }
+
+    /** A shape from the file for an error message, cut after 8 dimensions: a corrupt header may hold thousands. */
+    private static String shapeText(int[] shape) {
+        if (shape.length <= 8) {
+            return Arrays.toString(shape);
+        }
+        String head = Arrays.toString(Arrays.copyOf(shape, 8));
+        return head.substring(0, head.length() - 1) + ", ... (" + shape.length + " dimensions)]";
     }
 
     /** The fields of adapter_config.json that decide what the weights compute. */
@@ -574,7 +591,7 @@ public final class PeftAdapterIO {
                 throw new UserInputException(file + ": missing \"peft_type\" (is this a PEFT adapter config?)");
             }
             if (!type.equals("LORA") && !type.equals("ADALORA")) {
-                throw new UserInputException(file + ": peft_type \"" + type + "\" is not supported (supported: LORA, ADALORA)");
+                throw new UserInputException(file + ": peft_type " + FormatErrors.quote(type) + " is not supported (supported: LORA, ADALORA)");
             }
             adaLora = type.equals("ADALORA");
             if (bool(root, "use_dora", false)) {
@@ -582,7 +599,7 @@ public final class PeftAdapterIO {
             }
             String bias = string(root, "bias", "none");
             if (!List.of("none", "all", "lora_only").contains(bias)) {
-                throw new UserInputException(file + ": bias \"" + bias + "\" is not one of none, all, lora_only");
+                throw new UserInputException(file + ": bias " + FormatErrors.quote(bias) + " is not one of none, all, lora_only");
             }
             // PEFT defaults (LoraConfig / AdaLoraConfig dataclass fields) for what a file may leave out.
             r = integer(root, "r", 8);
@@ -615,10 +632,10 @@ public final class PeftAdapterIO {
                     } else {
                         JsonNode v = e.getValue();
                         if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 1) {
-                            throw new UserInputException(file + ": rank_pattern \"" + e.getKey()
-                                    + "\" must be a positive integer, got " + snippet(v));
+                            throw new UserInputException(file + ": rank_pattern " + FormatErrors.quote(e.getKey())
+                                    + " must be a positive integer, got " + snippet(v));
                         }
-                        rankPattern.put(checkedPattern(e.getKey()), v.intValue());
+                        rankPattern.put(checkedPattern(e.getKey(), "pattern key"), v.intValue());
                     }
                 }
             }
@@ -630,10 +647,10 @@ public final class PeftAdapterIO {
                 for (Iterator<Map.Entry<String, JsonNode>> it = ap.fields(); it.hasNext(); ) {
                     Map.Entry<String, JsonNode> e = it.next();
                     if (!e.getValue().isNumber()) {
-                        throw new UserInputException(file + ": alpha_pattern \"" + e.getKey() + "\" must be a number, got "
+                        throw new UserInputException(file + ": alpha_pattern " + FormatErrors.quote(e.getKey()) + " must be a number, got "
                                 + snippet(e.getValue()));
                     }
-                    alphaPattern.put(checkedPattern(e.getKey()), e.getValue().doubleValue());
+                    alphaPattern.put(checkedPattern(e.getKey(), "pattern key"), e.getValue().doubleValue());
                 }
             }
             JsonNode tm = root.get("target_modules");
@@ -645,7 +662,7 @@ public final class PeftAdapterIO {
                 if (tm.textValue().equals("all-linear")) {
                     targetList.addAll(LINEAR_LEAVES);
                 } else {
-                    targetRegex = tm.textValue();
+                    targetRegex = checkedPattern(tm.textValue(), "target_modules pattern");
                 }
             }
         }
@@ -657,9 +674,9 @@ public final class PeftAdapterIO {
             } catch (CharacterCodingException e) {
                 throw new UserInputException(file + ": not valid UTF-8", e);
             } catch (JsonProcessingException e) {
-                throw new UserInputException(file + ": not valid JSON: " + e.getOriginalMessage().replace('\n', ' '), e);
+                throw new UserInputException(file + ": not valid JSON: " + FormatErrors.describe(e), e);
             } catch (IOException e) {
-                throw new UserInputException(file + ": cannot read: " + e.getMessage(), e);
+                throw new UserInputException(file + ": cannot read: " + FormatErrors.describe(e), e);
             }
             if (root == null || !root.isObject()) {
                 throw new UserInputException(file + ": must hold a JSON object");
@@ -667,24 +684,103 @@ public final class PeftAdapterIO {
             return new Cfg(file, root);
         }
 
-        private String checkedPattern(String key) {
-            try {
-                Pattern.compile(key);
-            } catch (PatternSyntaxException e) {
-                throw new UserInputException(file + ": pattern key \"" + key + "\" is not a valid regular expression: "
-                        + e.getDescription());
+        /**
+         * A regular expression from the file, checked in every form it is matched in: as written (target_modules),
+         * in PEFT's {@code (.*\.)?(K)$} (patternKey) and, without "bert.", in LoraConfig's {@code (.*\.)?K$}
+         * (what {@link #toLoraConfig} hands on). Otherwise a bad key ("\\Q", or "bert.*x", which is "*x" once
+         * "bert." is gone) would surface later as a PatternSyntaxException instead of an error naming the file.
+         */
+        private String checkedPattern(String key, String what) {
+            for (String p : List.of(key, "(.*\\.)?(" + key + ")$", "(.*\\.)?" + stripBert(key) + "$")) {
+                try {
+                    Pattern.compile(p);
+                } catch (PatternSyntaxException e) {
+                    throw new UserInputException(file + ": " + what + " " + FormatErrors.quote(key)
+                            + " is not a valid regular expression" + (p.equals(key) ? "" : " when matched as "
+                            + FormatErrors.quote(p)) + ": " + FormatErrors.oneLine(e.getDescription()));
+                }
             }
             return key;
         }
 
+        /**
+         * Matches every pattern of the file against every module name of the model, in each form it will be matched
+         * in (here and by the returned LoraConfig), within the file's step budget: a pattern with runaway
+         * backtracking (ReDoS, e.g. "(.*.*.*.*.*)*z") fails here with a message instead of hanging the load or,
+         * later, the trainer.
+         */
+        void checkMatchCost(List<String> moduleNames) {
+            for (String k : rankAndAlphaKeys()) {
+                Pattern peft = Pattern.compile("(.*\\.)?(" + k + ")$");
+                Pattern ours = Pattern.compile("(.*\\.)?" + stripBert(k) + "$");
+                for (String name : moduleNames) {
+                    boundedMatch(peft, BERT + name, k);
+                    boundedMatch(ours, name, k);
+                }
+            }
+            if (targetRegex != null) {
+                Pattern p = Pattern.compile(targetRegex);
+                for (String name : moduleNames) {
+                    boundedMatch(p, name, targetRegex);
+                }
+            }
+        }
+
+        private Set<String> rankAndAlphaKeys() {
+            Set<String> keys = new LinkedHashSet<>(rankPattern.keySet());
+            keys.addAll(alphaPattern.keySet());
+            return keys;
+        }
+
         /** PEFT's get_pattern_key: the first key K (file order) with re.match(r"(.*\.)?(K)$", name). */
-        private static String patternKey(Set<String> keys, String name) {
+        private String patternKey(Set<String> keys, String name) {
             for (String k : keys) {
-                if (Pattern.compile("(.*\\.)?(" + k + ")$").matcher(name).matches()) {
+                if (boundedMatch(Pattern.compile("(.*\\.)?(" + k + ")$"), name, k)) {
                     return k;
                 }
             }
             return null;
+        }
+
+        /**
+         * Characters all matching of one file's patterns may read: rank_pattern and alpha_pattern with a key for
+         * every module of BERT-large read about 1.1 * 10^7 here, a runaway pattern billions. Shared by all matches,
+         * so many slow keys cannot add up to a hang either.
+         */
+        private long matchSteps = 100_000_000L;
+
+        private boolean boundedMatch(Pattern p, String name, String key) {
+            CharSequence budgeted = new CharSequence() {
+                @Override
+                public int length() {
+                    return name.length();
+                }
+
+                @Override
+                public char charAt(int index) {
+                    if (--matchSteps < 0) {
+                        throw new UserInputException(file + ": pattern " + FormatErrors.quote(key)
+                                + " takes too long to match module names (runaway backtracking?); simplify the patterns");
+                    }
+                    return name.charAt(index);
+                }
+
+                @Override
+                public CharSequence subSequence(int start, int end) {
+                    return name.subSequence(start, end);
+                }
+
+                @Override
+                public String toString() {
+                    return name;
+                }
+            };
+            try {
+                return p.matcher(budgeted).matches();
+            } catch (StackOverflowError e) {
+                throw new UserInputException(file + ": pattern " + FormatErrors.quote(key)
+                        + " is too deeply nested to match module names");
+            }
         }
 
         int rankFor(String peftName) {
