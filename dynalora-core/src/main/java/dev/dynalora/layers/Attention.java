@@ -46,7 +46,9 @@ public final class Attention {
      * ctx = attention(q, k, v); probs saved. See the class comment for shapes.
      *
      * @param ctx   [batch*seqLen, nHeads*headDim] output (overwritten)
-     * @param probs [batch*nHeads*seqLen*seqLen] output, saved for backward
+     * @param probs [batch*nHeads*seqLen*seqLen] output, saved for backward; or null when no backward will
+     *              follow (inference): each thread then reuses one [seqLen, seqLen] scratch, which stays in
+     *              cache instead of streaming 4 bytes * batch * heads * seqLen^2 through memory
      */
     public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
                                float[] maskBias, int batch, int seqLen, int nHeads, int nKvHeads, int headDim,
@@ -60,7 +62,7 @@ public final class Attention {
         Checks.len(q, tokens * hDim, "q");
         Checks.len(k, tokens * kvDim, "k");
         Checks.len(v, tokens * kvDim, "v");
-        Checks.len(probs, (long) batch * nHeads * seqLen * seqLen, "probs");
+        Checks.lenOrNull(probs, (long) batch * nHeads * seqLen * seqLen, "probs");
         Checks.lenOrNull(maskBias, tokens, "maskBias");
         if (batch == 0) {
             return;
@@ -68,33 +70,29 @@ public final class Attention {
         final float scale = (float) (1.0 / Math.sqrt(headDim));
         final int tt = seqLen * seqLen;
         kern.parallelFor(batch * nHeads, (u0, u1) -> {
+            float[] p = probs != null ? probs : new float[tt];
             for (int u = u0; u < u1; u++) {
                 int b = u / nHeads;
                 int h = u % nHeads;
                 int kvh = h / group;
                 int qOff = b * seqLen * hDim + h * headDim;
                 int kOff = b * seqLen * kvDim + kvh * headDim;
-                int pOff = u * tt;
+                int pOff = probs != null ? u * tt : 0;
                 // scores = scale * Q K^T, [T, T], straight into the probs slice (it is softmaxed in place).
                 kern.sgemmLocal(false, true, seqLen, seqLen, headDim, scale,
-                        q, qOff, hDim, k, kOff, kvDim, 0f, probs, pOff, seqLen);
+                        q, qOff, hDim, k, kOff, kvDim, 0f, p, pOff, seqLen);
                 for (int i = 0; i < seqLen; i++) {
                     int row = pOff + i * seqLen;
                     int len = causal ? i + 1 : seqLen;
-                    if (maskBias != null) {
-                        int mOff = b * seqLen;
-                        for (int j = 0; j < len; j++) {
-                            probs[row + j] += maskBias[mOff + j];
-                        }
-                    }
-                    Softmax.rowInPlace(probs, row, len);
+                    // The padding bias is added in the softmax's max pass (one pass less over the row).
+                    Softmax.rowInPlace(p, row, len, maskBias, b * seqLen);
                     for (int j = len; j < seqLen; j++) {
-                        probs[row + j] = 0f;
+                        p[row + j] = 0f;
                     }
                 }
                 // ctx_h = P V, written into this head's column slice of ctx.
                 kern.sgemmLocal(false, false, seqLen, headDim, seqLen, 1f,
-                        probs, pOff, seqLen, v, kOff, kvDim, 0f, ctx, qOff, hDim);
+                        p, pOff, seqLen, v, kOff, kvDim, 0f, ctx, qOff, hDim);
             }
         });
     }
@@ -117,6 +115,17 @@ public final class Attention {
     public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] scratch, float[] dctx,
                                 float[] probs, float[] q, float[] k, float[] v,
                                 int batch, int seqLen, int nHeads, int nKvHeads, int headDim) {
+        backward(kern, dq, dk, dv, scratch, dctx, probs, q, k, v, batch, seqLen, nHeads, nKvHeads, headDim, false);
+    }
+
+    /**
+     * As {@link #backward(Kernels, float[], float[], float[], float[], float[], float[], float[], float[], float[], int, int, int, int, int)},
+     * but with overwrite the gradients are written (dq = dL/dq, ...) instead of accumulated, so the caller
+     * need not zero them first: the first head of each kv group stores with beta 0, the rest accumulate.
+     */
+    public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] scratch, float[] dctx,
+                                float[] probs, float[] q, float[] k, float[] v,
+                                int batch, int seqLen, int nHeads, int nKvHeads, int headDim, boolean overwrite) {
         checkShape(batch, seqLen, nHeads, nKvHeads, headDim);
         if (batch == 0 || (dq == null && dk == null && dv == null)) {
             return;
@@ -156,10 +165,13 @@ public final class Attention {
                 for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                     int qOff = b * seqLen * hDim + h * headDim;
                     int pOff = (b * nHeads + h) * tt;
+                    // beta for dk and dv (shared by the heads of a group) and for dq (one head's own).
+                    float kvBeta = overwrite && h == kvh * group ? 0f : 1f;
+                    float qBeta = overwrite ? 0f : 1f;
                     if (dv != null) {
                         // dV += P^T dctx
                         kern.sgemmLocal(true, false, seqLen, headDim, seqLen, 1f,
-                                probs, pOff, seqLen, dctx, qOff, hDim, 1f, dv, kOff, kvDim);
+                                probs, pOff, seqLen, dctx, qOff, hDim, kvBeta, dv, kOff, kvDim);
                     }
                     if (!scores) {
                         continue;
@@ -174,11 +186,11 @@ public final class Attention {
                     // S = scale * Q K^T: dQ += scale * dS K, dK += scale * dS^T Q.
                     if (dq != null) {
                         kern.sgemmLocal(false, false, seqLen, headDim, seqLen, scale,
-                                ds, sOff, seqLen, k, kOff, kvDim, 1f, dq, qOff, hDim);
+                                ds, sOff, seqLen, k, kOff, kvDim, qBeta, dq, qOff, hDim);
                     }
                     if (dk != null) {
                         kern.sgemmLocal(true, false, seqLen, headDim, seqLen, scale,
-                                ds, sOff, seqLen, q, qOff, hDim, 1f, dk, kOff, kvDim);
+                                ds, sOff, seqLen, q, qOff, hDim, kvBeta, dk, kOff, kvDim);
                     }
                 }
             }

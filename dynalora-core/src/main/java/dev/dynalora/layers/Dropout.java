@@ -7,8 +7,10 @@ import dev.dynalora.kernels.Kernels;
  * hash(seed, stream, i) falls at or above p, and kept elements are scaled by 1 / (1 - p).
  *
  * <p>The keep decision is a pure function of (seed, stream, index), never of a stateful generator, so the
- * mask is the same for any thread count and any call order, and backward recomputes it from the same
- * three numbers instead of storing it (no mask buffer at all). The caller picks seed per training step
+ * mask is the same for any thread count and any call order, and backward can recompute it from the same
+ * three numbers instead of storing it (no mask buffer at all). Where a mask buffer is affordable, the
+ * forward overload taking a long[] also records the mask as bits (1/32 of the activation's size), and
+ * backward applies those bits: the same results, without hashing every element a second time. The caller picks seed per training step
  * (e.g. derived from the run seed and the step number) and stream per dropout site (e.g. layer * 8 + site)
  * so different sites and steps get independent masks; forward and backward must get the same pair.
  *
@@ -80,6 +82,99 @@ public final class Dropout {
                 }
             }
         });
+    }
+
+    /** Length of the long[] that {@link #forward(Kernels, float[], float[], int, float, long, long, long[])} records a mask of n elements in. */
+    public static int maskWords(int n) {
+        return (n + 63) >>> 6;
+    }
+
+    /**
+     * As {@link #forward(Kernels, float[], float[], int, float, long, long)}, and also records the mask:
+     * bit (i & 63) of keep[i >>> 6] is set iff element i is kept. Backward can then apply the mask with
+     * {@link #backward(Kernels, float[], float[], int, float, long[], boolean)} instead of hashing every
+     * element again (the hash is most of dropout's cost: two 64-bit multiplies per element, which AVX2
+     * cannot vectorise). Threads split the work at whole words, so no word is written by two threads.
+     *
+     * @param keep at least {@link #maskWords(int) maskWords(n)} longs
+     */
+    public static void forward(Kernels k, float[] out, float[] in, int n, float p, long seed, long stream, long[] keep) {
+        checkP(p);
+        Checks.nonNegative(n, "n");
+        Checks.len(out, n, "out");
+        Checks.len(in, n, "in");
+        if (keep == null || keep.length < maskWords(n)) {
+            throw new IllegalArgumentException("keep needs " + maskWords(n) + " words");
+        }
+        final long key = streamKey(seed, stream);
+        final long threshold = p == 0f ? 0L : threshold(p);
+        final float scale = p >= 1f ? 0f : (float) (1.0 / (1.0 - p));
+        runWords(k, n, (w0, w1) -> {
+            for (int w = w0; w < w1; w++) {
+                int base = w << 6;
+                int end = Math.min(base + 64, n);
+                long bits = 0L;
+                for (int i = base; i < end; i++) {
+                    // p == 0 keeps everything (threshold 0) and is then an exact copy: in[i] * 1f.
+                    boolean kept = keep(key, i, threshold);
+                    if (kept) {
+                        bits |= 1L << (i - base);
+                    }
+                    out[i] = kept ? in[i] * scale : 0f;
+                }
+                keep[w] = bits;
+            }
+        });
+    }
+
+    /**
+     * din (+)= kept(i) ? dout[i] / (1 - p) : 0 with the mask recorded by
+     * {@link #forward(Kernels, float[], float[], int, float, long, long, long[])}: accumulates when
+     * accumulate is set, else overwrites (din may then be dout). Same results as the hashing
+     * {@link #backward(Kernels, float[], float[], int, float, long, long)}. No-op when din is null.
+     */
+    public static void backward(Kernels k, float[] din, float[] dout, int n, float p, long[] keep, boolean accumulate) {
+        if (din == null) {
+            return;
+        }
+        checkP(p);
+        Checks.nonNegative(n, "n");
+        Checks.len(din, n, "din");
+        Checks.len(dout, n, "dout");
+        if (keep == null || keep.length < maskWords(n)) {
+            throw new IllegalArgumentException("keep needs " + maskWords(n) + " words");
+        }
+        final float scale = p >= 1f ? 0f : (float) (1.0 / (1.0 - p));
+        runWords(k, n, (w0, w1) -> {
+            for (int w = w0; w < w1; w++) {
+                int base = w << 6;
+                int end = Math.min(base + 64, n);
+                long bits = keep[w];
+                if (accumulate) {
+                    for (int i = base; i < end; i++) {
+                        if ((bits >>> (i - base) & 1L) != 0) {
+                            din[i] += dout[i] * scale;
+                        }
+                    }
+                } else {
+                    for (int i = base; i < end; i++) {
+                        din[i] = (bits >>> (i - base) & 1L) != 0 ? dout[i] * scale : 0f;
+                    }
+                }
+            }
+        });
+    }
+
+    /** Runs body over word ranges [w0, w1) of the 64-element words covering [0, n). */
+    private static void runWords(Kernels k, int n, Kernels.RangeBody body) {
+        int words = maskWords(n);
+        if (n < MIN_PARALLEL) {
+            if (words > 0) {
+                body.run(0, words);
+            }
+        } else {
+            k.parallelFor(words, body);
+        }
     }
 
     /** Whether element index is kept for this (seed, stream) at drop probability p: the mask itself. */

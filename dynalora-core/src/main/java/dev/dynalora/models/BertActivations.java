@@ -1,6 +1,7 @@
 package dev.dynalora.models;
 
 import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.layers.Dropout;
 
 /**
  * Every buffer one forward and backward pass of a BERT encoder needs, allocated once for a batch shape
@@ -20,6 +21,7 @@ final class BertActivations {
     final float[] embMean;
     final float[] embRstd;
     final float[] embDx;
+    final long[] embKeep;
     final float[] maskBias;
     final float[][] hidden;   // hidden[0] embeddings output, hidden[l + 1] layer l output
     final Layer[] layer;
@@ -44,6 +46,7 @@ final class BertActivations {
         embMean = new float[rows];
         embRstd = new float[rows];
         embDx = new float[forBackward ? rows * h : 0];
+        embKeep = new long[forBackward ? Dropout.maskWords(rows * h) : 0];
         maskBias = new float[rows];
         hidden = new float[c.numHiddenLayers() + 1][rows * h];
         Grads g = forBackward ? new Grads(c, batch, seqLen) : null;
@@ -83,6 +86,9 @@ final class BertActivations {
         final float[] res2;
         final float[] mean2;
         final float[] rstd2;
+        /** Dropout keep masks of the attention-output and FFN-output sites, recorded for backward. */
+        final long[] keepAttn;
+        final long[] keepFfn;
         final Grads grads;
 
         Layer(ModelConfig c, int batch, int seqLen, Grads grads) {
@@ -92,7 +98,8 @@ final class BertActivations {
             q = new float[rows * h];
             k = new float[rows * h];
             v = new float[rows * h];
-            probs = new float[batch * c.numAttentionHeads() * seqLen * seqLen];
+            // Attention probabilities are kept only for backward; inference softmaxes in a small scratch.
+            probs = grads != null ? new float[batch * c.numAttentionHeads() * seqLen * seqLen] : null;
             ctx = new float[rows * h];
             attn = new float[rows * h];
             res1 = new float[rows * h];
@@ -105,6 +112,8 @@ final class BertActivations {
             res2 = new float[rows * h];
             mean2 = new float[rows];
             rstd2 = new float[rows];
+            keepAttn = new long[grads != null ? Dropout.maskWords(rows * h) : 0];
+            keepFfn = new long[grads != null ? Dropout.maskWords(rows * h) : 0];
             this.grads = grads;
         }
     }
@@ -113,8 +122,7 @@ final class BertActivations {
         final float[] dRes;
         final float[] dDrop;
         final float[] dH1;
-        final float[] dAct;
-        final float[] dPre;
+        final float[] dAct; // the FFN activation gradient, turned into the pre-activation one in place
         final float[] dCtx;
         final float[] dQ;
         final float[] dK;
@@ -129,7 +137,6 @@ final class BertActivations {
             dDrop = new float[rows * h];
             dH1 = new float[rows * h];
             dAct = new float[rows * i];
-            dPre = new float[rows * i];
             dCtx = new float[rows * h];
             dQ = new float[rows * h];
             dK = new float[rows * h];

@@ -103,17 +103,22 @@ public final class BertEncoder {
         float[] typ = tokenTypeEmbeddings.data();
         int typeVocab = config.typeVocabSize();
         for (int r = 0; r < rows; r++) {
-            int p = (r % t) * h;
             int tt = typeIds == null ? 0 : typeIds[r];
             if (tt < 0 || tt >= typeVocab) {
                 throw new IllegalArgumentException("token type id " + tt + " out of range [0, " + typeVocab + ")");
             }
-            int to = tt * h;
-            int o = r * h;
-            for (int j = 0; j < h; j++) {
-                a.embSum[o + j] += pos[p + j] + typ[to + j];
-            }
         }
+        float[] embSum = a.embSum;
+        k.parallelFor(rows, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int p = (r % t) * h;
+                int to = (typeIds == null ? 0 : typeIds[r]) * h;
+                int o = r * h;
+                for (int j = 0; j < h; j++) {
+                    embSum[o + j] += pos[p + j] + typ[to + j];
+                }
+            }
+        });
         LayerNorm.forward(k, a.embLn, a.embMean, a.embRstd, a.embSum, embLnWeight.data(), embLnBias.data(), rows, h, (float) config.layerNormEps());
         float[] x = dropout(k, a.embLn, a.hidden[0], batch, rows * h);
         for (int l = 0; l < layers.size(); l++) {
@@ -142,7 +147,13 @@ public final class BertEncoder {
             System.arraycopy(in, 0, out, 0, n);
             return out;
         }
-        Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch));
+        BertActivations a = acts;
+        if (a.embKeep.length >= Dropout.maskWords(n)) {
+            // Record the mask for backward (see Dropout: cheaper than hashing every element again).
+            Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch), a.embKeep);
+        } else {
+            Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch));
+        }
         return out;
     }
 
@@ -164,7 +175,8 @@ public final class BertEncoder {
         System.arraycopy(dHidden, 0, dx, 0, rows * h);
         for (int l = layers.size() - 1; l >= 0; l--) {
             boolean needInputGrad = l > 0 || embTrainable;
-            Arrays.fill(dPrev, 0, rows * h, 0f);
+            float[] zeroed = dPrev;
+            k.parallelFor(rows * h, (from, to) -> Arrays.fill(zeroed, from, to, 0f));
             float[] input = a.hidden[l];
             layers.get(l).backward(k, input, a.layer[l], dx, needInputGrad ? dPrev : null, batch, l);
             float[] tmp = dx;
@@ -178,8 +190,7 @@ public final class BertEncoder {
         float p = (float) config.hiddenDropoutProb();
         if (batch.training() && p > 0f) {
             float[] dLn = dx == a.dHiddenA ? a.dHiddenB : a.dHiddenA;
-            Arrays.fill(dLn, 0, rows * h, 0f);
-            Dropout.backward(k, dLn, dx, rows * h, p, batch.dropoutSeed(), embStream(batch));
+            Dropout.backward(k, dLn, dx, rows * h, p, a.embKeep, false);
             dx = dLn;
         }
         Arrays.fill(a.embDx, 0, rows * h, 0f);

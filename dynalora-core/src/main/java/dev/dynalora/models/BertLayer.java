@@ -3,6 +3,7 @@ package dev.dynalora.models;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.kernels.Kernels;
+import dev.dynalora.layers.Add;
 import dev.dynalora.layers.Attention;
 import dev.dynalora.layers.Dropout;
 import dev.dynalora.layers.Gelu;
@@ -80,74 +81,79 @@ public final class BertLayer {
         query.forward(k, x, a.q, batch);
         key.forward(k, x, a.k, batch);
         value.forward(k, x, a.v, batch);
-        Attention.forward(k, a.ctx, a.probs, a.q, a.k, a.v, maskBias, batch.batch(), batch.seqLen(), heads, hd, false);
+        // Without a backward pass to follow (a.grads == null) the attention probabilities are not kept:
+        // Attention then softmaxes each head in a per-thread scratch that stays in cache.
+        float[] probs = a.grads == null ? null : a.probs;
+        Attention.forward(k, a.ctx, probs, a.q, a.k, a.v, maskBias, batch.batch(), batch.seqLen(), heads, hd, false);
         attnOut.forward(k, a.ctx, a.attn, batch);
-        dropoutInPlace(k, a.attn, rows * hidden, batch, stream(batch, layerIndex, 0));
-        for (int i = 0; i < rows * hidden; i++) {
-            a.res1[i] = a.attn[i] + x[i];
-        }
-        LayerNorm.forward(k, a.h1, a.mean1, a.rstd1, a.res1, ln1w.data(), ln1b.data(), rows, hidden, eps);
+        dropoutInPlace(k, a.attn, rows * hidden, batch, stream(batch, layerIndex, 0), a.keepAttn);
+        // res1 = attn + x and its layer norm in one parallel pass.
+        LayerNorm.forwardResidual(k, a.h1, a.res1, a.mean1, a.rstd1, a.attn, x, ln1w.data(), ln1b.data(), rows, hidden, eps);
         inter.forward(k, a.h1, a.pre, batch);
         Gelu.forward(k, a.act, a.pre, rows * intermediate);
         out.forward(k, a.act, a.ffn, batch);
-        dropoutInPlace(k, a.ffn, rows * hidden, batch, stream(batch, layerIndex, 1));
-        for (int i = 0; i < rows * hidden; i++) {
-            a.res2[i] = a.ffn[i] + a.h1[i];
-        }
-        LayerNorm.forward(k, result, a.mean2, a.rstd2, a.res2, ln2w.data(), ln2b.data(), rows, hidden, eps);
+        dropoutInPlace(k, a.ffn, rows * hidden, batch, stream(batch, layerIndex, 1), a.keepFfn);
+        LayerNorm.forwardResidual(k, result, a.res2, a.mean2, a.rstd2, a.ffn, a.h1, ln2w.data(), ln2b.data(), rows, hidden, eps);
     }
 
-    private void dropoutInPlace(Kernels k, float[] v, int n, TokenBatch batch, long stream) {
+    /**
+     * Dropout of a site in place. When a backward pass can follow (keep has room), the keep mask is
+     * recorded so backward applies it instead of hashing every element again.
+     */
+    private void dropoutInPlace(Kernels k, float[] v, int n, TokenBatch batch, long stream, long[] keep) {
         if (batch.training() && dropP > 0f) {
-            Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream);
+            if (keep.length >= Dropout.maskWords(n)) {
+                Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream, keep);
+            } else {
+                Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream);
+            }
         }
     }
 
     /** The gradient through a dropout site: dy itself when dropout is off, else written into scratch. */
-    private float[] dropoutBackward(Kernels k, float[] dy, float[] scratch, int n, TokenBatch batch, long stream) {
+    private float[] dropoutBackward(Kernels k, float[] dy, float[] scratch, int n, TokenBatch batch, long[] keep) {
         if (!batch.training() || dropP == 0f) {
             return dy;
         }
-        Arrays.fill(scratch, 0, n, 0f);
-        Dropout.backward(k, scratch, dy, n, dropP, batch.dropoutSeed(), stream);
+        // Overwrites scratch (no zero fill needed), from the mask the forward pass recorded.
+        Dropout.backward(k, scratch, dy, n, dropP, keep, false);
         return scratch;
     }
 
+    /** Zeroes a[0, n) on all threads: the big gradient buffers are tens of MB, a memory-bound fill. */
+    private static void zero(Kernels k, float[] a, int n) {
+        k.parallelFor(n, (from, to) -> Arrays.fill(a, from, to, 0f));
+    }
+
     /**
-     * dOut is the gradient of this layer's output; accumulates into dx (the gradient of its input) when
-     * not null. dOut is used as scratch.
+     * dOut is the gradient of this layer's output (only read); accumulates into dx (the gradient of its
+     * input) when not null. Scratch buffers that a kernel overwrites are not zero-filled first.
      */
     void backward(Kernels k, float[] x, BertActivations.Layer a, float[] dOut, float[] dx, TokenBatch batch, int layerIndex) {
         int rows = batch.rows();
         int n = rows * hidden;
         int hd = hidden / heads;
         BertActivations.Grads g = a.grads;
-        // LN2: dres2
-        Arrays.fill(g.dRes, 0, n, 0f);
-        LayerNorm.backward(k, g.dRes, ln2w.grad(), ln2b.grad(), dOut, a.res2, ln2w.data(), a.mean2, a.rstd2, rows, hidden);
-        // residual: dh1 = dres2 (+ from the FFN below)
-        System.arraycopy(g.dRes, 0, g.dH1, 0, n);
-        float[] dFfn = dropoutBackward(k, g.dRes, g.dDrop, n, batch, stream(batch, layerIndex, 1));
-        Arrays.fill(g.dAct, 0, rows * intermediate, 0f);
+        // LN2, written straight into dH1: the residual passes dres2 on to h1 unchanged, and the FFN branch
+        // below adds to it. The FFN branch reads dres2 (or its dropout) before inter.backward accumulates
+        // into dH1, so the two can share the buffer.
+        float[] dRes2 = g.dH1;
+        LayerNorm.backward(k, dRes2, ln2w.grad(), ln2b.grad(), dOut, a.res2, ln2w.data(), a.mean2, a.rstd2, rows, hidden, true);
+        float[] dFfn = dropoutBackward(k, dRes2, g.dDrop, n, batch, a.keepFfn);
+        zero(k, g.dAct, rows * intermediate);
         out.backward(k, a.act, dFfn, g.dAct, batch);
-        Arrays.fill(g.dPre, 0, rows * intermediate, 0f);
-        Gelu.backward(k, g.dPre, a.pre, g.dAct, rows * intermediate);
-        inter.backward(k, a.h1, g.dPre, g.dH1, batch);
-        // LN1: dres1
-        Arrays.fill(g.dRes, 0, n, 0f);
-        LayerNorm.backward(k, g.dRes, ln1w.grad(), ln1b.grad(), g.dH1, a.res1, ln1w.data(), a.mean1, a.rstd1, rows, hidden);
-        if (dx != null) {
-            for (int i = 0; i < n; i++) {
-                dx[i] += g.dRes[i];
-            }
-        }
-        float[] dAttn = dropoutBackward(k, g.dRes, g.dDrop, n, batch, stream(batch, layerIndex, 0));
-        Arrays.fill(g.dCtx, 0, n, 0f);
+        // dAct becomes dPre in place (no separate zero-filled buffer).
+        Gelu.backwardInPlace(k, a.pre, g.dAct, rows * intermediate);
+        inter.backward(k, a.h1, g.dAct, g.dH1, batch);
+        // LN1: dres1 (written, not accumulated)
+        LayerNorm.backward(k, g.dRes, ln1w.grad(), ln1b.grad(), g.dH1, a.res1, ln1w.data(), a.mean1, a.rstd1, rows, hidden, true);
+        Add.accumulate(k, dx, g.dRes, n);
+        float[] dAttn = dropoutBackward(k, g.dRes, g.dDrop, n, batch, a.keepAttn);
+        zero(k, g.dCtx, n);
         attnOut.backward(k, a.ctx, dAttn, g.dCtx, batch);
-        Arrays.fill(g.dQ, 0, n, 0f);
-        Arrays.fill(g.dK, 0, n, 0f);
-        Arrays.fill(g.dV, 0, n, 0f);
-        Attention.backward(k, g.dQ, g.dK, g.dV, g.dProbs, g.dCtx, a.probs, a.q, a.k, a.v, batch.batch(), batch.seqLen(), heads, hd);
+        // dQ, dK, dV are written by the attention backward (overwrite), not accumulated.
+        Attention.backward(k, g.dQ, g.dK, g.dV, g.dProbs, g.dCtx, a.probs, a.q, a.k, a.v, batch.batch(), batch.seqLen(),
+                heads, heads, hd, true);
         query.backward(k, x, g.dQ, dx, batch);
         key.backward(k, x, g.dK, dx, batch);
         value.backward(k, x, g.dV, dx, batch);

@@ -63,13 +63,14 @@ public final class MemoryEstimate {
         // embSum, embLn [rows, h]; embMean, embRstd, maskBias [rows]; embDx [rows, h] for backward only.
         long embeddings = 2 * rows * h + 3 * rows + (training ? rows * h : 0);
         long hidden = (layers + 1) * rows * h; // hidden[0..L], kept for inference too
-        // Per layer: q, k, v, ctx, attn, res1, h1, ffn, res2 [rows, h]; pre, act [rows, ffn]; probs;
-        // mean1, rstd1, mean2, rstd2 [rows]. Inference shares one set between all layers.
-        long layer = 9 * rows * h + 2 * rows * f + probs + 4 * rows;
+        // Per layer: q, k, v, ctx, attn, res1, h1, ffn, res2 [rows, h]; pre, act [rows, ffn]; mean1, rstd1,
+        // mean2, rstd2 [rows]; probs [batch, heads, T, T] for backward only (inference softmaxes each head in a
+        // per-thread [T, T] scratch, too small to count). Inference shares one set between all layers.
+        long layer = 9 * rows * h + 2 * rows * f + 4 * rows + (training ? probs : 0);
         long layerBuffers = training ? layers * layer : layer;
-        // Backward only: one Grads shared by all layers (dRes, dDrop, dH1, dCtx, dQ, dK, dV [rows, h]; dAct, dPre
+        // Backward only: one Grads shared by all layers (dRes, dDrop, dH1, dCtx, dQ, dK, dV [rows, h]; dAct
         // [rows, ffn]; dProbs), and dHiddenA, dHiddenB [rows, h].
-        long grads = training ? 7 * rows * h + 2 * rows * f + probs + 2 * rows * h : 0;
+        long grads = training ? 7 * rows * h + rows * f + probs + 2 * rows * h : 0;
         return embeddings + hidden + layerBuffers + grads;
     }
 

@@ -113,6 +113,46 @@ class DropoutTest {
         assertArrayEquals(new float[N], dz);
     }
 
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void recordedMaskGivesTheSameForwardAndBackwardAsHashing(Kernels k) {
+        Random rnd = new Random(53);
+        for (float p : new float[]{0f, 0.1f, 0.5f, 1f}) {
+            for (int n : new int[]{0, 1, 63, 64, 65, 1000, N + 37}) { // word edges, both sides of the parallel threshold
+                float[] x = randn(rnd, n, 1);
+                float[] plain = new float[n];
+                Dropout.forward(new ReferenceKernels(), plain, x, n, p, 77L, 4L);
+                float[] rec = new float[n];
+                long[] keep = filled64(Dropout.maskWords(n), 0x5555L); // stale contents must be overwritten
+                Dropout.forward(k, rec, x, n, p, 77L, 4L, keep);
+                assertArrayEquals(plain, rec, "forward p=" + p + " n=" + n);
+                for (int i = 0; i < n; i++) {
+                    assertEquals(Dropout.isKept(77L, 4L, i, p), (keep[i >>> 6] >>> (i & 63) & 1L) != 0, "bit " + i);
+                }
+                float[] dout = randn(rnd, n, 1);
+                float[] g0 = randn(rnd, n, 1);
+                float[] hashed = g0.clone();
+                Dropout.backward(new ReferenceKernels(), hashed, dout, n, p, 77L, 4L);
+                float[] fromMask = g0.clone();
+                Dropout.backward(k, fromMask, dout, n, p, keep, true);
+                assertArrayEquals(hashed, fromMask, "backward p=" + p + " n=" + n);
+                float[] zeroed = new float[n];
+                Dropout.backward(new ReferenceKernels(), zeroed, dout, n, p, 77L, 4L);
+                float[] over = filled(n, Float.NaN);
+                Dropout.backward(k, over, dout, n, p, keep, false);
+                assertArrayEquals(zeroed, over, "overwriting backward p=" + p + " n=" + n);
+            }
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> Dropout.forward(k, new float[65], new float[65], 65, 0.1f, 1L, 1L, new long[1]));
+    }
+
+    private static long[] filled64(int n, long v) {
+        long[] a = new long[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
     @Test
     void rejectsInvalidProbability() {
         Kernels k = new ReferenceKernels();
