@@ -2,8 +2,6 @@ package dev.dynalora.layers;
 
 import dev.dynalora.kernels.Kernels;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -41,12 +39,12 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Vector API on JDK 17: an earlier Vector API version of the piecewise erfc (all pieces computed and
  * blended per lane) kept deoptimising, because its body exceeded C2's inlining and node budgets. This one
- * is a single formula (no pieces, two blends) of about 50 vector operations in three small methods (see
- * the note above {@link #cdf(FloatVector, boolean)}), shared by forward and backward through a constant
- * flag that C2 folds after inlining; checked on JDK 17 and 25 to compile without a box or a deopt.
- * Elements that do not fill a whole vector go through a scalar twin of the kernel that performs the same
- * float operations in the same order, so every element gets the same result whatever the thread split is
- * (results are identical for any thread count).
+ * is a single formula (no pieces, two blends) of about 55 vector operations, split into three short
+ * loops per block of elements for the same reason (see the note above {@link #forwardRange}); checked on
+ * JDK 17 and 25 to run without boxing (no allocation in steady state) also after the matmul kernels have
+ * warmed up. Elements that do not fill a whole vector go through scalar twins that perform the same
+ * float operations in the same order, so every element gets the same result whatever the thread split
+ * is (results are identical for any thread count).
  *
  * <p>The scalar double versions ({@link #gelu}, {@link #geluGrad}, {@link #forwardExact},
  * {@link #backwardExact}) are the correctly rounded reference, kept for the tests.
@@ -63,7 +61,6 @@ public final class Gelu {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
 
     /** |x| beyond which Q(|x|) is flushed to exactly 0 (see the class comment). */
     private static final float A_MAX = 13.25f;
@@ -168,53 +165,69 @@ public final class Gelu {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // The float kernels. Each range is processed in blocks of BLOCK elements, in two stages that are
-    // separately compiled methods: ratioBlock writes u = +-t G(t) for the block into a small scratch
-    // (it stays in L1), finishForward / finishBackward compute exp(-a^2/2) and combine. The split is
-    // for the JIT, not for the arithmetic. With all ~55 vector operations in one loop, C2 on JDK 17
-    // compiled the loop cleanly in isolation, but once the sgemm and attention kernels had run (their
-    // warm-up leaves class-check traps in the Vector API's shared internals, so every vector operation
-    // inlined afterwards costs C2 more IR nodes), the loop outgrew C2's inlining node budget, some
-    // vector intrinsics stayed calls and every iteration boxed a vector on the heap (4 GB allocated per
-    // benchmark run, 2-3x slower). Each stage is under half that size. The stage methods also carry
-    // their scalar leftovers, which keeps each above C2's FreqInlineSize (325 bytecodes): C2 then never
-    // inlines both stages back into one compilation through the block loop. Within a stage, the vector
-    // math sits in helpers of under 325 bytecodes, which C2 does inline (a vector passed to or returned
-    // from a call that is not inlined is boxed too).
+    // The float kernels. Each range is processed in blocks of BLOCK elements, in three stages that are
+    // separate methods with one vector loop each: ratioBlock writes u = +-t G(t) for the block into a
+    // small scratch, expBlock writes e = exp(-a^2/2) into another (both stay in L1), and a combining loop
+    // forms the output or the gradient. The split is for the JIT, not for the arithmetic:
+    //  - With all ~55 vector operations in one loop, C2 on JDK 17 compiled the loop cleanly in isolation,
+    //    but once the sgemm and attention kernels had run (their warm-up leaves class-check traps in the
+    //    Vector API's shared internals, so every vector operation inlined afterwards costs C2 more IR
+    //    nodes), the loop outgrew C2's inlining node budget, some vector intrinsics stayed calls and every
+    //    iteration boxed a vector on the heap (4 GB allocated per benchmark run, 2-3x slower).
+    //  - No vector is passed to or returned from a method of ours: such a helper is inlined only while
+    //    C2 chooses to (it is not once it has been compiled on its own into more than InlineSmallCode
+    //    bytes, which depends on warm-up timing), and a vector crossing a call that is not inlined is
+    //    boxed. So each stage spells out its formula, and the scalar twins carry the leftovers.
+    //  - The stages are called thousands of times per range and compiled on their own long before the
+    //    block loop is; C2 then does not inline them back into one compilation ("already compiled into a
+    //    big method"), and even where it does, each stage is a loop of its own.
     // ---------------------------------------------------------------------------------------------
 
-    /** Block length: a multiple of every vector length, small enough for the scratch to stay in L1. */
+    /** Block length: a multiple of every vector length, small enough for the scratches to stay in L1. */
     private static final int BLOCK = 512;
 
     private static void forwardRange(float[] out, float[] x, int from, int to) {
         float[] u = new float[BLOCK];
+        float[] e = new float[BLOCK];
         for (int b = from; b < to; b += BLOCK) {
             int n = Math.min(BLOCK, to - b);
             ratioBlock(x, b, n, u);
-            finishForward(out, x, b, n, u);
+            expBlock(x, b, n, e);
+            combineForward(out, x, b, n, u, e);
         }
     }
 
     /** dx = dout * gelu'(x) + (accumulate ? dx : 0); dx may be dout (in place) when not accumulating. */
     private static void backwardRange(float[] dx, float[] x, float[] dout, int from, int to, boolean accumulate) {
         float[] u = new float[BLOCK];
+        float[] e = new float[BLOCK];
         for (int b = from; b < to; b += BLOCK) {
             int n = Math.min(BLOCK, to - b);
             ratioBlock(x, b, n, u);
-            if (accumulate) {
-                finishBackward(dx, x, dout, b, n, u);
-            } else {
-                finishBackwardInPlace(dout, x, b, n, u);
-            }
+            expBlock(x, b, n, e);
+            combineBackward(dx, x, dout, b, n, u, e, accumulate);
         }
     }
 
-    /** u[j] = x < 0 ? t G(t) : -t G(t) for x = x[off + j], j in [0, n). */
+    /**
+     * u[j] = x < 0 ? t G(t) : -t G(t) for x = x[off + j], where t G(t) = Phi(-a) e^(a^2/2), a = |x|,
+     * t = 1 / (1 + P a). t is refined by one correction step (d = fl(1 + P a) and 1/d each round once;
+     * fma recovers both residuals) because near a = 0 the result moves 1.3x as much as t does, and G is
+     * evaluated in t - 1/2, where its terms shrink faster: together these take the worst forward error
+     * from about 6 to about 4 ulp.
+     */
     private static void ratioBlock(float[] x, int off, int n, float[] u) {
         int j = 0;
         for (int end = S.loopBound(n); j < end; j += L) {
             FloatVector v = FloatVector.fromArray(S, x, off + j);
-            FloatVector g = tailRatio(v.abs().min(V_A_MAX));
+            FloatVector a = v.abs().min(V_A_MAX);
+            FloatVector d = a.fma(V_P, V_ONE);
+            FloatVector t0 = V_ONE.div(d);
+            FloatVector dl = a.fma(V_P, V_ONE.sub(d));
+            FloatVector t = t0.fma(dl.neg().fma(t0, t0.neg().fma(d, V_ONE)), t0);
+            FloatVector z = t.sub(V_HALF);
+            FloatVector g = z.fma(V_G9, V_G8).fma(z, V_G7).fma(z, V_G6).fma(z, V_G5).fma(z, V_G4)
+                    .fma(z, V_G3).fma(z, V_G2).fma(z, V_G1).fma(z, V_G0).mul(t);
             g.neg().blend(g, v.compare(VectorOperators.LT, V_ZERO)).intoArray(u, j);
         }
         for (; j < n; j++) {
@@ -224,55 +237,70 @@ public final class Gelu {
         }
     }
 
-    /** out[off + j] = x Phi(x) = x (base + exp(-a^2/2) u[j]). */
-    private static void finishForward(float[] out, float[] x, int off, int n, float[] u) {
+    /**
+     * e[j] = exp(-a^2 / 2) for a = min(|x[off + j]|, A_MAX), from the exact split a^2 = s + r0
+     * (s = fl(a a), r0 = fma(a, a, -s)): k = round(-s/2 log2 e), r = -s/2 - k ln2 - r0/2,
+     * exp = (1 + r + r^2 E(r)) 2^k. At a = A_MAX, k = -127 and the 2^k bit pattern is +0 (see the class
+     * comment).
+     */
+    private static void expBlock(float[] x, int off, int n, float[] e) {
         int j = 0;
         for (int end = S.loopBound(n); j < end; j += L) {
-            FloatVector v = FloatVector.fromArray(S, x, off + j);
-            FloatVector uj = FloatVector.fromArray(S, u, j);
-            FloatVector base = V_ONE.blend(V_ZERO, v.compare(VectorOperators.LT, V_ZERO));
-            v.mul(expNegHalfSquare(v.abs().min(V_A_MAX)).fma(uj, base)).intoArray(out, off + j);
+            FloatVector a = FloatVector.fromArray(S, x, off + j).abs().min(V_A_MAX);
+            FloatVector s = a.mul(a);
+            FloatVector hi = s.mul(V_M_HALF);
+            FloatVector k = hi.fma(V_LOG2E, V_ROUND);
+            FloatVector kf = k.sub(V_ROUND);
+            FloatVector r = a.fma(a, s.neg()).fma(V_M_HALF, kf.fma(V_M_LN2_LO, kf.fma(V_M_LN2_HI, hi)));
+            FloatVector y = r.fma(V_E0, V_E1).fma(r, V_E2).fma(r, V_E3).fma(r, V_E4).fma(r, V_E5)
+                    .fma(r.mul(r), r).add(V_ONE);
+            y.mul(k.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(127 << 23).reinterpretAsFloats())
+                    .intoArray(e, j);
         }
         for (; j < n; j++) {
-            float xi = x[off + j];
-            float e = expNegHalfSquare(Math.min(Math.abs(xi), A_MAX));
-            out[off + j] = xi * Math.fma(e, u[j], xi < 0f ? 0f : 1f);
+            e[j] = expNegHalfSquare(Math.min(Math.abs(x[off + j]), A_MAX));
         }
     }
 
-    /** dx[off + j] += dout (Phi(x) + x phi(x)) = dout (base + exp(-a^2/2) (u[j] + x / sqrt(2 pi))). */
-    private static void finishBackward(float[] dx, float[] x, float[] dout, int off, int n, float[] u) {
+    /** out[off + j] = x Phi(x) = x (base + e u), base = x < 0 ? 0 : 1. */
+    private static void combineForward(float[] out, float[] x, int off, int n, float[] u, float[] e) {
         int j = 0;
         for (int end = S.loopBound(n); j < end; j += L) {
             FloatVector v = FloatVector.fromArray(S, x, off + j);
-            FloatVector w = v.fma(V_INV_SQRT_2PI, FloatVector.fromArray(S, u, j));
             FloatVector base = V_ONE.blend(V_ZERO, v.compare(VectorOperators.LT, V_ZERO));
-            FloatVector grad = expNegHalfSquare(v.abs().min(V_A_MAX)).fma(w, base);
-            grad.fma(FloatVector.fromArray(S, dout, off + j), FloatVector.fromArray(S, dx, off + j)).intoArray(dx, off + j);
+            FloatVector phi = FloatVector.fromArray(S, e, j).fma(FloatVector.fromArray(S, u, j), base);
+            v.mul(phi).intoArray(out, off + j);
         }
         for (; j < n; j++) {
             float xi = x[off + j];
-            float e = expNegHalfSquare(Math.min(Math.abs(xi), A_MAX));
-            float grad = Math.fma(e, Math.fma(xi, INV_SQRT_2PI_F, u[j]), xi < 0f ? 0f : 1f);
-            dx[off + j] = Math.fma(grad, dout[off + j], dx[off + j]);
+            out[off + j] = xi * Math.fma(e[j], u[j], xi < 0f ? 0f : 1f);
         }
     }
 
-    /** d[off + j] *= Phi(x) + x phi(x). */
-    private static void finishBackwardInPlace(float[] d, float[] x, int off, int n, float[] u) {
+    /**
+     * dx[off + j] (+)= dout (Phi(x) + x phi(x)) = dout (base + e (u + x / sqrt(2 pi))); with accumulate
+     * false dx is overwritten (and may be dout).
+     */
+    private static void combineBackward(float[] dx, float[] x, float[] dout, int off, int n, float[] u, float[] e,
+                                        boolean accumulate) {
         int j = 0;
         for (int end = S.loopBound(n); j < end; j += L) {
             FloatVector v = FloatVector.fromArray(S, x, off + j);
-            FloatVector w = v.fma(V_INV_SQRT_2PI, FloatVector.fromArray(S, u, j));
             FloatVector base = V_ONE.blend(V_ZERO, v.compare(VectorOperators.LT, V_ZERO));
-            FloatVector grad = expNegHalfSquare(v.abs().min(V_A_MAX)).fma(w, base);
-            grad.mul(FloatVector.fromArray(S, d, off + j)).intoArray(d, off + j);
+            FloatVector w = v.fma(V_INV_SQRT_2PI, FloatVector.fromArray(S, u, j));
+            FloatVector grad = FloatVector.fromArray(S, e, j).fma(w, base);
+            FloatVector d = FloatVector.fromArray(S, dout, off + j);
+            // Two stores rather than a select between them: a vector phi is another thing C2 may box.
+            if (accumulate) {
+                grad.fma(d, FloatVector.fromArray(S, dx, off + j)).intoArray(dx, off + j);
+            } else {
+                grad.mul(d).intoArray(dx, off + j);
+            }
         }
         for (; j < n; j++) {
             float xi = x[off + j];
-            float e = expNegHalfSquare(Math.min(Math.abs(xi), A_MAX));
-            float grad = Math.fma(e, Math.fma(xi, INV_SQRT_2PI_F, u[j]), xi < 0f ? 0f : 1f);
-            d[off + j] = grad * d[off + j];
+            float grad = Math.fma(e[j], Math.fma(xi, INV_SQRT_2PI_F, u[j]), xi < 0f ? 0f : 1f);
+            dx[off + j] = accumulate ? Math.fma(grad, dout[off + j], dx[off + j]) : grad * dout[off + j];
         }
     }
 
@@ -293,41 +321,9 @@ public final class Gelu {
     private static final FloatVector V_HALF = bc(0.5f);
     private static final FloatVector V_INV_SQRT_2PI = bc(INV_SQRT_2PI_F);
 
-    /**
-     * t G(t) = Phi(-a) e^(a^2/2) with t = 1 / (1 + P a), for a in [0, A_MAX]. t is refined by one
-     * correction step (d = fl(1 + P a) and 1/d each round once; fma recovers both residuals) because near
-     * a = 0 the result moves 1.3x as much as t does, and G is evaluated in t - 1/2, where its terms shrink
-     * faster: together these take the worst forward error from about 6 to about 4 ulp.
-     */
-    private static FloatVector tailRatio(FloatVector a) {
-        FloatVector d = a.fma(V_P, V_ONE);
-        FloatVector t0 = V_ONE.div(d);
-        FloatVector dl = a.fma(V_P, V_ONE.sub(d));
-        FloatVector t = t0.fma(dl.neg().fma(t0, t0.neg().fma(d, V_ONE)), t0);
-        FloatVector z = t.sub(V_HALF);
-        return z.fma(V_G9, V_G8).fma(z, V_G7).fma(z, V_G6).fma(z, V_G5).fma(z, V_G4)
-                .fma(z, V_G3).fma(z, V_G2).fma(z, V_G1).fma(z, V_G0).mul(t);
-    }
-
-    /**
-     * exp(-a^2 / 2) for a in [0, A_MAX], from the exact split a^2 = s + e (s = fl(a a), e = fma(a, a, -s)):
-     * k = round(-s/2 log2 e), r = -s/2 - k ln2 - e/2, exp = (1 + r + r^2 E(r)) 2^k. At a = A_MAX, k = -127
-     * and the 2^k bit pattern is +0 (see the class comment).
-     */
-    private static FloatVector expNegHalfSquare(FloatVector a) {
-        FloatVector s = a.mul(a);
-        FloatVector hi = s.mul(V_M_HALF);
-        FloatVector j = hi.fma(V_LOG2E, V_ROUND);
-        FloatVector kf = j.sub(V_ROUND);
-        FloatVector r = a.fma(a, s.neg()).fma(V_M_HALF, kf.fma(V_M_LN2_LO, kf.fma(V_M_LN2_HI, hi)));
-        FloatVector y = r.fma(V_E0, V_E1).fma(r, V_E2).fma(r, V_E3).fma(r, V_E4).fma(r, V_E5)
-                .fma(r.mul(r), r).add(V_ONE);
-        return y.mul(j.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(127 << 23).reinterpretAsFloats());
-    }
-
-    // Scalar twins of the two vector helpers: the same operations in the same order (fma is exactly
-    // rounded in both), so an element gets bit-identical results whether it falls in a whole vector or
-    // in the leftovers of a thread's range.
+    // Scalar twins of ratioBlock's and expBlock's vector formulas: the same operations in the same order
+    // (fma is exactly rounded in both), so an element gets bit-identical results whether it falls in a
+    // whole vector or in the leftovers of a thread's range.
 
     static float tailRatio(float a) {
         float d = Math.fma(a, P, 1f);

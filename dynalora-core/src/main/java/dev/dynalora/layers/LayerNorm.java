@@ -2,7 +2,6 @@ package dev.dynalora.layers;
 
 import dev.dynalora.kernels.Kernels;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -126,7 +125,7 @@ public final class LayerNorm {
             for (int end = S.loopBound(dim); c < end; c += L) {
                 acc = acc.add(FloatVector.fromArray(S, x, base + c).sub(p));
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Lanes.sum(acc);
         }
         for (; c < dim; c++) {
             s += x[base + c] - pivot;
@@ -146,7 +145,7 @@ public final class LayerNorm {
                 FloatVector cc = FloatVector.fromArray(S, x, base + c).sub(p).sub(dv);
                 acc = cc.fma(cc, acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Lanes.sum(acc);
         }
         for (; c < dim; c++) {
             float cc = x[base + c] - pivot - d;
@@ -279,8 +278,8 @@ public final class LayerNorm {
                 ag = ag.add(g);
                 agx = g.fma(xh, agx);
             }
-            sg = ag.reduceLanes(VectorOperators.ADD);
-            sgx = agx.reduceLanes(VectorOperators.ADD);
+            sg = Lanes.sum(ag);
+            sgx = Lanes.sum(agx);
         }
         for (; c < dim; c++) {
             float g = dout[base + c] * gamma[c];

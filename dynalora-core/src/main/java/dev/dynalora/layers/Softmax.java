@@ -162,11 +162,20 @@ public final class Softmax {
             FloatVector vm = FloatVector.broadcast(S, max);
             FloatVector acc = FloatVector.zero(S);
             for (int end = S.loopBound(n); i < end; i += L) {
-                FloatVector e = exp(FloatVector.fromArray(S, a, off + i).sub(vm));
+                // exp(x - max), spelled out rather than called: a vector passed to or returned from a
+                // method that C2 happens not to inline (see Gelu) is boxed on every iteration.
+                FloatVector xc = FloatVector.fromArray(S, a, off + i).sub(vm).max(V_EXP_MIN);
+                FloatVector j = xc.fma(V_LOG2E, V_ROUND);
+                FloatVector kf = j.sub(V_ROUND);
+                FloatVector r = kf.fma(V_M_LN2_LO, kf.fma(V_M_LN2_HI, xc));
+                FloatVector y = r.fma(V_E0, V_E1).fma(r, V_E2).fma(r, V_E3).fma(r, V_E4).fma(r, V_E5)
+                        .fma(r.mul(r), r).add(V_ONE);
+                FloatVector e = y.mul(j.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(127 << 23)
+                        .reinterpretAsFloats());
                 e.intoArray(a, off + i);
                 acc = acc.add(e);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = Lanes.sum(acc);
         }
         for (; i < n; i++) {
             float e = exp(a[off + i] - max);
@@ -197,7 +206,7 @@ public final class Softmax {
             for (int end = S.loopBound(n); i < end; i += L) {
                 acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Lanes.sum(acc);
         }
         for (; i < n; i++) {
             s = Math.fma(a[aOff + i], b[bOff + i], s);
@@ -231,18 +240,7 @@ public final class Softmax {
     private static final FloatVector V_E5 = FloatVector.broadcast(S, E5);
     private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f);
 
-    /** exp(x) for x <= 0, lane-wise. */
-    static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(V_EXP_MIN);
-        FloatVector j = xc.fma(V_LOG2E, V_ROUND);
-        FloatVector kf = j.sub(V_ROUND);
-        FloatVector r = kf.fma(V_M_LN2_LO, kf.fma(V_M_LN2_HI, xc));
-        FloatVector y = r.fma(V_E0, V_E1).fma(r, V_E2).fma(r, V_E3).fma(r, V_E4).fma(r, V_E5)
-                .fma(r.mul(r), r).add(V_ONE);
-        return y.mul(j.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(127 << 23).reinterpretAsFloats());
-    }
-
-    /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same results. */
+    /** exp(x) for x <= 0: the scalar twin of the vector exp in expAndSum (the same operations, so the same results). */
     static float exp(float x) {
         float xc = Math.max(x, EXP_MIN);
         float j = Math.fma(xc, LOG2E, ROUND);
