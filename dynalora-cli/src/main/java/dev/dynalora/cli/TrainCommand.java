@@ -49,7 +49,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) (rsLoRA).")
     boolean rsLora;
 
-    @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout on the adapter input (0 only, for now). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout probability on the adapter input while training, as PEFT's lora_dropout. Default: ${DEFAULT-VALUE}.")
     float loraDropout;
 
     @Option(names = "--epochs", defaultValue = "3", description = "Default: ${DEFAULT-VALUE}.")
@@ -127,9 +127,6 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Method m = Method.parse(method);
-        if (loraDropout != 0f) {
-            throw new dev.dynalora.UserInputException("--lora-dropout other than 0 is not supported yet");
-        }
         float peak = lr != null ? lr : (m == Method.FULL ? 5e-5f : 5e-4f);
         TrainConfig c = new TrainConfig(model.toAbsolutePath().toString(), task, data.toAbsolutePath().toString(), m.cliName(),
                 rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),

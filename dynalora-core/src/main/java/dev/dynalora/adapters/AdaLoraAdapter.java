@@ -14,7 +14,8 @@ import java.util.SplittableRandom;
  * alpha <= 0) and ranknum = the initial rank r, which PEFT never changes during training. Initialisation as
  * PEFT's reset_lora_parameters: A, B normal(0, 0.02), E zero (so the adapter starts as the identity map).
  * Pruning a triplet sets its E to zero ({@link AdaLoraAllocator}); A and B keep training through the
- * orthogonal regulariser.
+ * orthogonal regulariser. With an {@link AdapterDropout} of p &gt; 0, training feeds drop(x) instead of x to
+ * A, as SVDLinear.forward does with lora_dropout.
  */
 public final class AdaLoraAdapter implements LinearAdapter {
     /** PEFT's ranknum + 1e-5 guard against a zero rank. */
@@ -30,13 +31,19 @@ public final class AdaLoraAdapter implements LinearAdapter {
     private final Param a;
     private final Param e;
     private final Param b;
+    private final AdapterDropout dropout;
 
-    private float[] u;    // [rows, r]: x A^T
+    private float[] u;    // [rows, r]: drop(x) A^T (x A^T without dropout)
     private float[] ue;   // [rows, r]: u * E * factor, the input of B
     private float[] du;   // [rows, r] scratch
     private float[] ev;   // [r]: E * factor of the last forward
 
     public AdaLoraAdapter(String name, int in, int out, int rank, float alpha, long seed) {
+        this(name, in, out, rank, alpha, seed, AdapterDropout.NONE);
+    }
+
+    /** As the constructor above, with dropout on the adapter input while training. */
+    public AdaLoraAdapter(String name, int in, int out, int rank, float alpha, long seed, AdapterDropout dropout) {
         if (rank <= 0) {
             throw new IllegalArgumentException("AdaLoRA initial rank must be positive, got " + rank);
         }
@@ -54,6 +61,27 @@ public final class AdaLoraAdapter implements LinearAdapter {
         normal(a.data(), rng);
         normal(b.data(), rng);
         this.ev = new float[rank];
+        this.dropout = dropout;
+    }
+
+    /**
+     * An adapter with given weights, as read back from an adapter file: rank = ranknum = init_r, A [rank, in],
+     * E [rank] and B [out, rank] copied. A pruned triplet is one whose E is zero.
+     */
+    public AdaLoraAdapter(String name, int in, int out, float alpha, float[] loraA, float[] loraE, float[] loraB) {
+        this(name, in, out, checkedRank(name, in, out, loraA, loraE, loraB), alpha, 0L, AdapterDropout.NONE);
+        System.arraycopy(loraA, 0, a.data(), 0, loraA.length);
+        System.arraycopy(loraE, 0, e.data(), 0, loraE.length);
+        System.arraycopy(loraB, 0, b.data(), 0, loraB.length);
+    }
+
+    private static int checkedRank(String name, int in, int out, float[] loraA, float[] loraE, float[] loraB) {
+        int r = loraE.length;
+        if (r == 0 || loraA.length != r * in || loraB.length != out * r) {
+            throw new IllegalArgumentException("AdaLoRA weights of " + name + ": A has " + loraA.length + " values, E "
+                    + r + " and B " + loraB.length + ", which do not fit in = " + in + ", out = " + out);
+        }
+        return r;
     }
 
     private static void normal(float[] w, SplittableRandom rng) {
@@ -102,6 +130,11 @@ public final class AdaLoraAdapter implements LinearAdapter {
         return b;
     }
 
+    /** The dropout on this adapter's input ({@link AdapterDropout#NONE} without). */
+    public AdapterDropout dropout() {
+        return dropout;
+    }
+
     @Override
     public List<Param> params() {
         return List.of(a, e, b);
@@ -119,8 +152,8 @@ public final class AdaLoraAdapter implements LinearAdapter {
         for (int j = 0; j < rank; j++) {
             ev[j] = ed[j] * factor;
         }
-        // u = x A^T   ([rows, in] x [in, r])
-        k.sgemm(false, true, rows, rank, in, 1f, x, 0, in, a.data(), 0, in, 0f, u, 0, rank);
+        // u = drop(x) A^T   ([rows, in] x [in, r]); x A^T without dropout
+        dropout.project(k, x, a.data(), u, rows, rank, in, batch);
         for (int i = 0; i < rows; i++) {
             int o = i * rank;
             for (int j = 0; j < rank; j++) {
@@ -151,11 +184,11 @@ public final class AdaLoraAdapter implements LinearAdapter {
         for (int j = 0; j < rank; j++) {
             eg[j] += (float) (de[j] * factor);
         }
-        // dA += dU^T x   ([r, rows] x [rows, in])
-        k.sgemm(true, false, rank, in, rows, 1f, du, 0, rank, x, 0, in, 1f, a.grad(), 0, in);
+        // dA += dU^T drop(x)   ([r, rows] x [rows, in])
+        dropout.weightGradient(k, du, x, a.grad(), rows, rank, in, batch);
         if (dx != null) {
-            // dx += dU A   ([rows, r] x [r, in])
-            k.sgemm(false, false, rows, in, rank, 1f, du, 0, rank, a.data(), 0, in, 1f, dx, 0, in);
+            // dx += dU A through the dropout mask   ([rows, r] x [r, in])
+            dropout.inputGradient(k, du, a.data(), dx, rows, rank, in, batch);
         }
     }
 

@@ -18,6 +18,10 @@ import java.util.SplittableRandom;
  * per-example input gate g(x) = 2 sigmoid(w . rmsnorm(mean(x)) + b), where mean(x) averages the example's
  * real (non-padding) tokens; with w = 0, b = 0 the gate is exactly 1. With no mask and no gate the arithmetic
  * is exactly plain LoRA's.
+ *
+ * <p>With an {@link AdapterDropout} of p &gt; 0, training computes y += s g(x) B A drop(x) (PEFT's lora_dropout).
+ * The gate averages the undropped x: it summarises the example, and a mask drawn per element would only add noise
+ * to that summary.
  */
 public final class LoraAdapter implements LinearAdapter {
     static final float RMS_EPS = 1e-6f;
@@ -32,6 +36,7 @@ public final class LoraAdapter implements LinearAdapter {
     private final float[] mask;   // null: all components active (plain LoRA)
     private final Param gateW;    // null: no gate
     private final Param gateB;
+    private final AdapterDropout dropout;
 
     // Saved from the last forward, allocated once per shape.
     private float[] u;        // [rows, r]: A x, masked
@@ -45,6 +50,12 @@ public final class LoraAdapter implements LinearAdapter {
 
     public LoraAdapter(String name, int in, int out, int rank, float alpha, boolean rsLora,
                        boolean componentMask, boolean gated, long seed) {
+        this(name, in, out, rank, alpha, rsLora, componentMask, gated, seed, AdapterDropout.NONE);
+    }
+
+    /** As the constructor above, with dropout on the adapter input while training. */
+    public LoraAdapter(String name, int in, int out, int rank, float alpha, boolean rsLora,
+                       boolean componentMask, boolean gated, long seed, AdapterDropout dropout) {
         if (rank <= 0) {
             throw new IllegalArgumentException("LoRA rank must be positive, got " + rank);
         }
@@ -59,6 +70,7 @@ public final class LoraAdapter implements LinearAdapter {
         this.mask = componentMask ? filled(rank, 1f) : null;
         this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
         this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
+        this.dropout = dropout;
     }
 
     /**
@@ -83,6 +95,7 @@ public final class LoraAdapter implements LinearAdapter {
         this.mask = null;
         this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
         this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
+        this.dropout = AdapterDropout.NONE;
     }
 
     /**
@@ -125,6 +138,11 @@ public final class LoraAdapter implements LinearAdapter {
     /** The component mask (1 active, 0 pruned), or null when this adapter has none. Mutable by allocators. */
     public float[] componentMask() {
         return mask;
+    }
+
+    /** The dropout on this adapter's input ({@link AdapterDropout#NONE} without). */
+    public AdapterDropout dropout() {
+        return dropout;
     }
 
     public boolean gated() {
@@ -180,8 +198,8 @@ public final class LoraAdapter implements LinearAdapter {
     public void forward(Kernels k, float[] x, float[] y, TokenBatch batch) {
         int rows = batch.rows();
         ensure(rows, batch.batch());
-        // u = x A^T  ([rows, in] x [in, r])
-        k.sgemm(false, true, rows, rank, in, 1f, x, 0, in, a.data(), 0, in, 0f, u, 0, rank);
+        // u = drop(x) A^T  ([rows, in] x [in, r]); x A^T without dropout
+        dropout.project(k, x, a.data(), u, rows, rank, in, batch);
         if (mask != null) {
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < rank; j++) {
@@ -272,11 +290,11 @@ public final class LoraAdapter implements LinearAdapter {
                 du[i * rank + j] *= mask == null ? f : f * mask[j];
             }
         }
-        // dA += dU^T x   ([r, rows] x [rows, in])
-        k.sgemm(true, false, rank, in, rows, 1f, du, 0, rank, x, 0, in, 1f, a.grad(), 0, in);
+        // dA += dU^T drop(x)   ([r, rows] x [rows, in])
+        dropout.weightGradient(k, du, x, a.grad(), rows, rank, in, batch);
         if (dx != null) {
-            // dx += dU A   ([rows, r] x [r, in])
-            k.sgemm(false, false, rows, in, rank, 1f, du, 0, rank, a.data(), 0, in, 1f, dx, 0, in);
+            // dx += dU A through the dropout mask   ([rows, r] x [r, in])
+            dropout.inputGradient(k, du, a.data(), dx, rows, rank, in, batch);
         }
         if (gateW != null) {
             gateBackward(x, dGate, dx, batch);

@@ -2,6 +2,7 @@ package dev.dynalora.training;
 
 import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.AdaLoraAdapter;
+import dev.dynalora.adapters.AdapterDropout;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
@@ -29,6 +30,8 @@ public final class MethodSetup {
     /**
      * As {@link #apply(SequenceClassifier, Method, LoraConfig)}; for Dynamic LoRA each module gets r_max
      * components (a mask selects the active ones) and the gate if switched on; for AdaLoRA init_r triplets.
+     * With lora.dropout() &gt; 0 every adapter drops its input while training, each with its own mask (site =
+     * its position among the adapted modules) and one scratch buffer for all.
      */
     public static List<Param> apply(SequenceClassifier model, Method method, LoraConfig lora, AdaptiveOptions adaptive) {
         for (Param p : model.allParams()) {
@@ -45,14 +48,17 @@ public final class MethodSetup {
         if (method.usesAdapters()) {
             boolean dynamic = method == Method.DYNAMIC;
             int seedOffset = 0;
+            AdapterDropout.Scratch scratch = new AdapterDropout.Scratch();
             for (LinearModule m : model.encoder().linearModules()) {
                 if (!lora.targets(m.name())) {
                     continue;
                 }
+                AdapterDropout drop = lora.dropout() > 0f ? new AdapterDropout(lora.dropout(), seedOffset, scratch)
+                        : AdapterDropout.NONE;
                 long seed = lora.seed() * 1_000_003L + seedOffset++;
                 LinearAdapter a;
                 if (method == Method.ADALORA) {
-                    a = new AdaLoraAdapter(m.name(), m.in(), m.out(), adaptive.initR(), lora.alphaFor(m.name()), seed);
+                    a = new AdaLoraAdapter(m.name(), m.in(), m.out(), adaptive.initR(), lora.alphaFor(m.name()), seed, drop);
                 } else if (dynamic) {
                     // Dynamic LoRA: alpha / r keeps the scaling of LoRA at rank --rank, whatever r_max is.
                     int r = lora.rankFor(m.name());
@@ -60,10 +66,10 @@ public final class MethodSetup {
                             ? (float) (lora.alphaFor(m.name()) * Math.sqrt((double) adaptive.rMax() / r))
                             : lora.alphaFor(m.name()) * adaptive.rMax() / r;
                     a = new LoraAdapter(m.name(), m.in(), m.out(), adaptive.rMax(), alpha, lora.rsLora(), true,
-                            adaptive.gate(), seed);
+                            adaptive.gate(), seed, drop);
                 } else {
                     a = new LoraAdapter(m.name(), m.in(), m.out(), lora.rankFor(m.name()), lora.alphaFor(m.name()),
-                            lora.rsLora(), false, false, seed);
+                            lora.rsLora(), false, false, seed, drop);
                 }
                 m.setAdapter(a);
                 trainable.addAll(a.params());

@@ -15,11 +15,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -27,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * parameter tensor, sampled at several coordinates, against central differences of the float32 loss
  * (eps 1e-2 on weights of scale 0.2; tolerance: |analytic - numeric| <= 2e-3 + 5e-2 |numeric|). The batch
  * has padding and a sentence pair (token types 0 and 1), so the mask and token-type paths are covered.
+ * The adapter methods are also checked with lora_dropout on.
  */
 class BertGradientCheckTest {
     static Kernels k;
@@ -74,6 +78,37 @@ class BertGradientCheckTest {
         check(m, params, 3);
     }
 
+    /**
+     * Adapter dropout on (hidden dropout stays 0): training mode fixes the mask for the step, so the loss is a
+     * smooth function of the weights and central differences apply. LoRA and Dynamic LoRA with its gate.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Method.class, names = {"LORA", "DYNAMIC"})
+    void adapterDropoutGradientsMatchFiniteDifferences(Method method, @TempDir Path dir) throws Exception {
+        ModelConfig c = TinyBert.config(dir, 2, 8, 2, 12, 0.0);
+        SequenceClassifier m = TinyBert.classifier(c, 3, 7);
+        List<Param> params = MethodSetup.apply(m, method, LoraConfig.of(2, 4f, "query,value,dense", false, 0.3f, 3));
+        SplittableRandom r = new SplittableRandom(5);
+        for (LinearModule lm : m.encoder().linearModules()) {
+            if (lm.adapter() instanceof LoraAdapter a) {
+                randomize(a.loraB().data(), r, 0.3);
+                if (a.gated()) {
+                    randomize(a.gateWeight().data(), r, 0.5);
+                }
+            }
+        }
+        assertDropoutActive(m, params);
+        check(m, params, 3, true);
+    }
+
+    /** The training loss differs from the evaluation loss: the dropout under test really drops. */
+    static void assertDropoutActive(SequenceClassifier m, List<Param> params) {
+        ClassifierStep step = new ClassifierStep(m, params, new AdamW(params, 0f), 0);
+        float train = step.lossAndGradients(k, batch(), LABELS, null, true, 0, 0);
+        float eval = step.lossAndGradients(k, batch(), LABELS, null, false, 0, 0);
+        assertNotEquals(eval, train);
+    }
+
     static void randomize(float[] x, SplittableRandom r, double scale) {
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
@@ -81,9 +116,14 @@ class BertGradientCheckTest {
     }
 
     static void check(SequenceClassifier m, List<Param> params, int perTensor) {
+        check(m, params, perTensor, false);
+    }
+
+    /** With {@code training}, every evaluation uses the same dropout masks (seed 0, step 0). */
+    static void check(SequenceClassifier m, List<Param> params, int perTensor, boolean training) {
         PaddedBatch b = batch();
         ClassifierStep step = new ClassifierStep(m, params, new AdamW(params, 0f), 0);
-        step.lossAndGradients(k, b, LABELS, null, false, 0, 0);
+        step.lossAndGradients(k, b, LABELS, null, training, 0, 0);
         SplittableRandom r = new SplittableRandom(11);
         float eps = 1e-2f;
         int checked = 0;
@@ -95,9 +135,9 @@ class BertGradientCheckTest {
                 int i = pickIndex(p, g, r);
                 float orig = w[i];
                 w[i] = orig + eps;
-                double lp = step.lossAndGradients(k, b, LABELS, null, false, 0, 0);
+                double lp = step.lossAndGradients(k, b, LABELS, null, training, 0, 0);
                 w[i] = orig - eps;
-                double lm = step.lossAndGradients(k, b, LABELS, null, false, 0, 0);
+                double lm = step.lossAndGradients(k, b, LABELS, null, training, 0, 0);
                 w[i] = orig;
                 double num = (lp - lm) / (2 * eps);
                 double err = Math.abs(g[i] - num);
