@@ -48,6 +48,15 @@ public final class LoraAdapter implements LinearAdapter {
     private int[] counts;     // [batch] real tokens per example
     private int gateCount;    // examples in the last forward: gate[] is reused and may be longer
 
+    // Active-component compaction (see compact()): the products of the last forward ran over ra components.
+    private final int[] active;   // indices of the active components, in order; null without a mask
+    private int ra;               // components in the last forward's products (rank when not compacted)
+    private boolean compacted;    // whether the last forward used the compact copies below
+    private float[] aC;           // [ra, in]: the active rows of A
+    private float[] bC;           // [out, ra]: the active columns of B
+    private float[] aGradC;       // [ra, in] scratch for dA of the active rows
+    private float[] bGradC;       // [out, ra] scratch for dB of the active columns
+
     public LoraAdapter(String name, int in, int out, int rank, float alpha, boolean rsLora,
                        boolean componentMask, boolean gated, long seed) {
         this(name, in, out, rank, alpha, rsLora, componentMask, gated, seed, AdapterDropout.NONE);
@@ -68,6 +77,7 @@ public final class LoraAdapter implements LinearAdapter {
         this.b = new Param(name + ".lora_B.weight", Tensor.zeros(out, rank), true);
         kaimingUniform(a.data(), in, new SplittableRandom(seed));
         this.mask = componentMask ? filled(rank, 1f) : null;
+        this.active = componentMask ? new int[rank] : null;
         this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
         this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
         this.dropout = dropout;
@@ -93,6 +103,7 @@ public final class LoraAdapter implements LinearAdapter {
         this.a = new Param(name + ".lora_A.weight", new Tensor(new int[] {rank, in}, loraA.clone()), true);
         this.b = new Param(name + ".lora_B.weight", new Tensor(new int[] {out, rank}, loraB.clone()), true);
         this.mask = null;
+        this.active = null;
         this.gateW = gated ? new Param(name + ".lora_gate.weight", Tensor.zeros(in), true) : null;
         this.gateB = gated ? new Param(name + ".lora_gate.bias", Tensor.zeros(1), true) : null;
         this.dropout = AdapterDropout.NONE;
@@ -194,35 +205,81 @@ public final class LoraAdapter implements LinearAdapter {
         }
     }
 
+    /**
+     * Chooses the components the products run over. A masked component contributes exactly nothing and gets
+     * no gradient, so instead of multiplying it by zero (which made Dynamic LoRA, whose modules hold r_max
+     * components of which about half are active, pay for r_max in every adapter product) the forward and
+     * backward products run over copies of the active rows of A and columns of B only, and the gradients are
+     * scattered back. The copies cost (in + out) x ra floats per step, nothing beside the products' rows x
+     * (in + out) x ra. With every component active (or no mask) the original arrays are used as they are, so
+     * the arithmetic is plain LoRA's. Dropping zero terms from a sum does not change it, so the compact
+     * products equal the masked ones.
+     */
+    private void compact() {
+        compacted = false;
+        ra = rank;
+        if (mask == null) {
+            return;
+        }
+        int n = 0;
+        for (int j = 0; j < rank; j++) {
+            if (mask[j] != 0f) {
+                active[n++] = j;
+            }
+        }
+        if (n == rank) {
+            return;
+        }
+        compacted = true;
+        ra = n;
+        if (aC == null) {
+            aC = new float[rank * in];
+            bC = new float[out * rank];
+            aGradC = new float[rank * in];
+            bGradC = new float[out * rank];
+        }
+        float[] av = a.data();
+        float[] bv = b.data();
+        for (int c = 0; c < n; c++) {
+            System.arraycopy(av, active[c] * in, aC, c * in, in);
+        }
+        for (int o = 0; o < out; o++) {
+            for (int c = 0; c < n; c++) {
+                bC[o * n + c] = bv[o * rank + active[c]];
+            }
+        }
+    }
+
     @Override
     public void forward(Kernels k, float[] x, float[] y, TokenBatch batch) {
         int rows = batch.rows();
         ensure(rows, batch.batch());
-        // u = drop(x) A^T  ([rows, in] x [in, r]); x A^T without dropout
-        dropout.project(k, x, a.data(), u, rows, rank, in, batch);
-        if (mask != null) {
-            for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < rank; j++) {
-                    u[i * rank + j] *= mask[j];
-                }
-            }
-        }
+        compact();
         if (gateW != null) {
             computeGates(x, batch);
+        }
+        if (ra == 0) {
+            return; // no active component: the adapter adds nothing
+        }
+        float[] av = compacted ? aC : a.data();
+        float[] bv = compacted ? bC : b.data();
+        // u = drop(x) A^T  ([rows, in] x [in, ra]); x A^T without dropout
+        dropout.project(k, x, av, u, rows, ra, in, batch);
+        if (gateW != null) {
             int t = batch.seqLen();
             for (int i = 0; i < rows; i++) {
                 float f = scaling * gate[i / t];
-                for (int j = 0; j < rank; j++) {
-                    us[i * rank + j] = f * u[i * rank + j];
+                for (int j = 0; j < ra; j++) {
+                    us[i * ra + j] = f * u[i * ra + j];
                 }
             }
         } else {
-            for (int i = 0; i < rows * rank; i++) {
+            for (int i = 0; i < rows * ra; i++) {
                 us[i] = scaling * u[i];
             }
         }
-        // y += us B^T ([rows, r] x [r, out])
-        k.sgemm(false, true, rows, out, rank, 1f, us, 0, rank, b.data(), 0, rank, 1f, y, 0, out);
+        // y += us B^T ([rows, ra] x [ra, out])
+        k.sgemm(false, true, rows, out, ra, 1f, us, 0, ra, bv, 0, ra, 1f, y, 0, out);
     }
 
     /** gate[e] = 2 sigmoid(w . rmsnorm(mean of example e's real tokens) + b). */
@@ -268,36 +325,66 @@ public final class LoraAdapter implements LinearAdapter {
     public void backward(Kernels k, float[] x, float[] dy, float[] dx, TokenBatch batch) {
         int rows = batch.rows();
         int t = batch.seqLen();
-        // dUs = dy B   ([rows, out] x [out, r])
-        k.sgemm(false, false, rows, rank, out, 1f, dy, 0, out, b.data(), 0, rank, 0f, du, 0, rank);
-        // dB += dy^T us   ([out, rows] x [rows, r])
-        k.sgemm(true, false, out, rank, rows, 1f, dy, 0, out, us, 0, rank, 1f, b.grad(), 0, rank);
-        float[] dGate = null;
-        if (gateW != null) {
-            dGate = new float[batch.batch()];
-            for (int i = 0; i < rows; i++) {
-                double s = 0;
-                for (int j = 0; j < rank; j++) {
-                    s += (double) du[i * rank + j] * u[i * rank + j];
+        float[] dGate = gateW != null ? new float[batch.batch()] : null;
+        if (ra > 0) {
+            float[] av = compacted ? aC : a.data();
+            float[] bv = compacted ? bC : b.data();
+            float[] aGrad = compacted ? aGradC : a.grad();
+            float[] bGrad = compacted ? bGradC : b.grad();
+            if (compacted) {
+                Arrays.fill(aGradC, 0, ra * in, 0f);
+                Arrays.fill(bGradC, 0, out * ra, 0f);
+            }
+            // dUs = dy B   ([rows, out] x [out, ra])
+            k.sgemm(false, false, rows, ra, out, 1f, dy, 0, out, bv, 0, ra, 0f, du, 0, ra);
+            // dB += dy^T us   ([out, rows] x [rows, ra])
+            k.sgemm(true, false, out, ra, rows, 1f, dy, 0, out, us, 0, ra, 1f, bGrad, 0, ra);
+            if (gateW != null) {
+                for (int i = 0; i < rows; i++) {
+                    double s = 0;
+                    for (int j = 0; j < ra; j++) {
+                        s += (double) du[i * ra + j] * u[i * ra + j];
+                    }
+                    dGate[i / t] += (float) (s * scaling);
                 }
-                dGate[i / t] += (float) (s * scaling);
             }
-        }
-        // dU = dUs * s * g * mask
-        for (int i = 0; i < rows; i++) {
-            float f = scaling * (gateW != null ? gate[i / t] : 1f);
-            for (int j = 0; j < rank; j++) {
-                du[i * rank + j] *= mask == null ? f : f * mask[j];
+            // dU = dUs * s * g
+            for (int i = 0; i < rows; i++) {
+                float f = scaling * (gateW != null ? gate[i / t] : 1f);
+                for (int j = 0; j < ra; j++) {
+                    du[i * ra + j] *= f;
+                }
             }
-        }
-        // dA += dU^T drop(x)   ([r, rows] x [rows, in])
-        dropout.weightGradient(k, du, x, a.grad(), rows, rank, in, batch);
-        if (dx != null) {
-            // dx += dU A through the dropout mask   ([rows, r] x [r, in])
-            dropout.inputGradient(k, du, a.data(), dx, rows, rank, in, batch);
+            // dA += dU^T drop(x)   ([ra, rows] x [rows, in])
+            dropout.weightGradient(k, du, x, aGrad, rows, ra, in, batch);
+            if (dx != null) {
+                // dx += dU A through the dropout mask   ([rows, ra] x [ra, in])
+                dropout.inputGradient(k, du, av, dx, rows, ra, in, batch);
+            }
+            if (compacted) {
+                scatterGradients();
+            }
         }
         if (gateW != null) {
             gateBackward(x, dGate, dx, batch);
+        }
+    }
+
+    /** Adds the compact gradients into the active rows of dA and columns of dB. */
+    private void scatterGradients() {
+        float[] ag = a.grad();
+        float[] bg = b.grad();
+        for (int c = 0; c < ra; c++) {
+            int dst = active[c] * in;
+            int src = c * in;
+            for (int i = 0; i < in; i++) {
+                ag[dst + i] += aGradC[src + i];
+            }
+        }
+        for (int o = 0; o < out; o++) {
+            for (int c = 0; c < ra; c++) {
+                bg[o * rank + active[c]] += bGradC[o * ra + c];
+            }
         }
     }
 

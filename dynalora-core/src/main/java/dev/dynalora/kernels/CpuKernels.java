@@ -435,24 +435,9 @@ public final class CpuKernels implements Kernels, AutoCloseable {
         }
         // alpha and beta travel in the scratch array rather than as float parameters: a float parameter
         // that is live across the k loop takes one of the 16 vector registers and made C2 spill an
-        // accumulator.
-        float alpha = tile[TILE_ALPHA];
-        float beta = tile[TILE_BETA];
-        if (mr == 6 && nr == 2 * L) {
-            store(c00, c, co, alpha, beta);
-            store(c01, c, co + L, alpha, beta);
-            store(c10, c, co + ldc, alpha, beta);
-            store(c11, c, co + ldc + L, alpha, beta);
-            store(c20, c, co + 2 * ldc, alpha, beta);
-            store(c21, c, co + 2 * ldc + L, alpha, beta);
-            store(c30, c, co + 3 * ldc, alpha, beta);
-            store(c31, c, co + 3 * ldc + L, alpha, beta);
-            store(c40, c, co + 4 * ldc, alpha, beta);
-            store(c41, c, co + 4 * ldc + L, alpha, beta);
-            store(c50, c, co + 5 * ldc, alpha, beta);
-            store(c51, c, co + 5 * ldc + L, alpha, beta);
-        } else {
-            int s = 2 * L;
+        // accumulator. They are read in storeTile.
+        // Accumulators go through the L1-resident scratch tile for every tile (see storeTile).
+        int s = 2 * L;
             c00.intoArray(tile, 0);
             c01.intoArray(tile, L);
             c10.intoArray(tile, s);
@@ -465,8 +450,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             c41.intoArray(tile, 4 * s + L);
             c50.intoArray(tile, 5 * s);
             c51.intoArray(tile, 5 * s + L);
-            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
-        }
+        storeTile(tile, s, c, co, ldc, mr, nr, 6, 2);
     }
 
     /** C[3 x 3L] (= alpha * Ap * Bp + beta * C), full tiles written with vectors, edges via {@code tile}. */
@@ -493,20 +477,8 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             c21 = av.fma(b1, c21);
             c22 = av.fma(b2, c22);
         }
-        float alpha = tile[TILE_ALPHA];
-        float beta = tile[TILE_BETA];
-        if (mr == 3 && nr == 3 * L) {
-            store(c00, c, co, alpha, beta);
-            store(c01, c, co + L, alpha, beta);
-            store(c02, c, co + 2 * L, alpha, beta);
-            store(c10, c, co + ldc, alpha, beta);
-            store(c11, c, co + ldc + L, alpha, beta);
-            store(c12, c, co + ldc + 2 * L, alpha, beta);
-            store(c20, c, co + 2 * ldc, alpha, beta);
-            store(c21, c, co + 2 * ldc + L, alpha, beta);
-            store(c22, c, co + 2 * ldc + 2 * L, alpha, beta);
-        } else {
-            int s = 3 * L;
+        // Accumulators go through the L1-resident scratch tile for every tile (see storeTile).
+        int s = 3 * L;
             c00.intoArray(tile, 0);
             c01.intoArray(tile, L);
             c02.intoArray(tile, 2 * L);
@@ -516,8 +488,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             c20.intoArray(tile, 2 * s);
             c21.intoArray(tile, 2 * s + L);
             c22.intoArray(tile, 2 * s + 2 * L);
-            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
-        }
+        storeTile(tile, s, c, co, ldc, mr, nr, 3, 3);
     }
 
     /** C[4 x 2L] (= alpha * Ap * Bp + beta * C), full tiles written with vectors, edges via {@code tile}. */
@@ -543,19 +514,8 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
-        float alpha = tile[TILE_ALPHA];
-        float beta = tile[TILE_BETA];
-        if (mr == 4 && nr == 2 * L) {
-            store(c00, c, co, alpha, beta);
-            store(c01, c, co + L, alpha, beta);
-            store(c10, c, co + ldc, alpha, beta);
-            store(c11, c, co + ldc + L, alpha, beta);
-            store(c20, c, co + 2 * ldc, alpha, beta);
-            store(c21, c, co + 2 * ldc + L, alpha, beta);
-            store(c30, c, co + 3 * ldc, alpha, beta);
-            store(c31, c, co + 3 * ldc + L, alpha, beta);
-        } else {
-            int s = 2 * L;
+        // Accumulators go through the L1-resident scratch tile for every tile (see storeTile).
+        int s = 2 * L;
             c00.intoArray(tile, 0);
             c01.intoArray(tile, L);
             c10.intoArray(tile, s);
@@ -564,21 +524,43 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             c21.intoArray(tile, 2 * s + L);
             c30.intoArray(tile, 3 * s);
             c31.intoArray(tile, 3 * s + L);
-            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
-        }
+        storeTile(tile, s, c, co, ldc, mr, nr, 4, 2);
     }
 
     /**
-     * c = alpha * acc + beta * c. Written as one fused multiply-add so the scalar edge path
-     * ({@link #storeEdge}) can reproduce it bit for bit with {@link Math#fma}.
+     * C tile = alpha * tile + beta * C, from the accumulators the micro-kernel left in {@code tile}
+     * (row stride {@code s}). Full tiles use vectors, edges the scalar twin below.
+     *
+     * <p>Why the detour through the scratch: an earlier version stored each accumulator through a
+     * helper taking the {@code FloatVector} as a parameter. On JDK 17, once the GELU and attention
+     * kernels had warmed up, C2 stopped inlining that helper into the micro-kernel and boxed one vector
+     * per call (about 1 GB of garbage per training step, measured with JFR). No vector crosses a call
+     * here; the 2 x MR x NV extra L1 accesses are noise against the kc x MR x NV FMAs of the tile.
+     * The result is c = fma(acc, alpha, beta * c) (beta 0 and 1 special-cased), the same float
+     * operations as the scalar edge path, so every element gets the same result wherever it falls.
      */
-    private static void store(FloatVector acc, float[] c, int i, float alpha, float beta) {
-        if (beta == 0f) {
-            acc.mul(alpha).intoArray(c, i);
-        } else if (beta == 1f) {
-            acc.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, i)).intoArray(c, i);
-        } else {
-            acc.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, i).mul(beta)).intoArray(c, i);
+    private static void storeTile(float[] tile, int s, float[] c, int co, int ldc, int mr, int nr,
+                                  int fullRows, int fullVectors) {
+        float alpha = tile[TILE_ALPHA];
+        float beta = tile[TILE_BETA];
+        if (mr != fullRows || nr != fullVectors * L) {
+            storeEdge(tile, s, c, co, ldc, alpha, beta, mr, nr);
+            return;
+        }
+        FloatVector av = FloatVector.broadcast(F, alpha);
+        for (int r = 0; r < fullRows; r++) {
+            int t = r * s;
+            int ci = co + r * ldc;
+            for (int v = 0; v < fullVectors; v++) {
+                FloatVector acc = FloatVector.fromArray(F, tile, t + v * L);
+                if (beta == 0f) {
+                    acc.mul(av).intoArray(c, ci + v * L);
+                } else if (beta == 1f) {
+                    acc.fma(av, FloatVector.fromArray(F, c, ci + v * L)).intoArray(c, ci + v * L);
+                } else {
+                    acc.fma(av, FloatVector.fromArray(F, c, ci + v * L).mul(beta)).intoArray(c, ci + v * L);
+                }
+            }
         }
     }
 
