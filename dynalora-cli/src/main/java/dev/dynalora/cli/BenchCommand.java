@@ -4,10 +4,10 @@ import picocli.CommandLine.Command;
 
 /**
  * dynalora bench: speed measurements that print one JSON line (forward, step), their side-by-side comparison with
- * the PyTorch reference (speed).
+ * the PyTorch reference (speed), and the GLUE accuracy grid (glue).
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: forward and step speed (one JSON line each), speed against PyTorch.",
-        subcommands = {BenchForwardCommand.class, BenchStepCommand.class, BenchSpeedCommand.class})
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: forward and step speed (one JSON line each), speed against PyTorch, the GLUE grid.",
+        subcommands = {BenchForwardCommand.class, BenchStepCommand.class, BenchSpeedCommand.class, BenchGlueCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
