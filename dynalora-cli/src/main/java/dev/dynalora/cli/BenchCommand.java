@@ -2,9 +2,12 @@ package dev.dynalora.cli;
 
 import picocli.CommandLine.Command;
 
-/** dynalora bench: speed measurements that print one JSON line, comparable with the PyTorch reference. */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Speed benchmarks (one JSON line each).",
-        subcommands = {BenchForwardCommand.class, BenchStepCommand.class})
+/**
+ * dynalora bench: speed measurements that print one JSON line (forward, step), their side-by-side comparison with
+ * the PyTorch reference (speed), and the GLUE accuracy grid (glue).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: forward and step speed (one JSON line each), speed against PyTorch, the GLUE grid.",
+        subcommands = {BenchForwardCommand.class, BenchStepCommand.class, BenchSpeedCommand.class, BenchGlueCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

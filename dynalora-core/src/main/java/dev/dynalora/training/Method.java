@@ -24,6 +24,14 @@ public enum Method {
                 + Arrays.stream(values()).map(Method::cliName).collect(Collectors.joining(", ")));
     }
 
+    /**
+     * Peak learning rate when none is given (train's --lr default): 5e-4 for adapters and the head, 5e-5 for
+     * full fine-tuning, whose updates move every pretrained weight.
+     */
+    public double defaultLearningRate() {
+        return this == FULL ? 5e-5 : 5e-4;
+    }
+
     public boolean usesAdapters() {
         return this == LORA || this == ADALORA || this == DYNAMIC;
     }
