@@ -77,6 +77,7 @@ class BadInputTest {
         assertUserError(CliRunner.run("train", "--model", m, "--task", "squad", "--data", data, "--out", dir.resolve("r").toString()), "squad");
         assertUserError(CliRunner.run("train", "--model", m, "--task", "mrpc", "--method", "magic", "--data", data, "--out", dir.resolve("r").toString()), "magic");
         assertUserError(CliRunner.run("train", "--model", m, "--task", "mrpc", "--targets", "nosuchmodule", "--data", data, "--out", dir.resolve("r").toString()), "matched no module");
+        assertUserError(CliRunner.run("train", "--model", m, "--task", "mrpc", "--lora-dropout", "1", "--data", data, "--out", dir.resolve("r").toString()), "dropout must be in [0, 1)");
         assertFalse(Files.exists(dir.resolve("r")), "a failed start must not leave a run folder");
     }
 

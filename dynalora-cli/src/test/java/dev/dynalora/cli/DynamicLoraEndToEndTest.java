@@ -15,8 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Dynamic LoRA and AdaLoRA through the CLI on a handful of MRPC examples: the allocation is logged over
- * time with a constant budget (Dynamic LoRA), the adapter is written in PEFT layout, and merging a gated
- * adapter is refused with a clear message while a LoRA run merges into a Hugging Face folder.
+ * time with a constant budget (Dynamic LoRA), the adapter is written in PEFT layout (LoRA, or ADALORA), and
+ * merging a gated adapter is refused with a clear message while LoRA and AdaLoRA runs merge into a Hugging Face
+ * folder.
  */
 class DynamicLoraEndToEndTest {
 
@@ -83,14 +84,38 @@ class DynamicLoraEndToEndTest {
         assertEquals(0, info.exit(), info.err());
     }
 
+    /**
+     * AdaLoRA with lora_dropout: the budget is logged, the adapter is written in PEFT's ADALORA layout with the
+     * allocator's final ranks in rank_pattern, and the run merges into a Hugging Face folder.
+     */
     @Test
-    void adaloraRunTrainsAndLogsItsBudget(@TempDir Path dir) throws Exception {
+    void adaloraRunTrainsLogsItsBudgetExportsAndMerges(@TempDir Path dir) throws Exception {
         Path run = dir.resolve("ada");
-        CliRunner.Result r = train(run, "adalora");
+        CliRunner.Result r = train(run, "adalora", "--lora-dropout", "0.1");
         assertEquals(0, r.exit(), r.err());
+        ObjectMapper om = new ObjectMapper();
         List<String> lines = Files.readAllLines(run.resolve("allocation.jsonl"));
         assertFalse(lines.isEmpty());
-        JsonNode last = new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        JsonNode last = om.readTree(lines.get(lines.size() - 1));
         assertTrue(last.toString().contains("budget"), last.toString());
+        assertEquals("peft", om.readTree(r.out()).get("adapter_export").asText());
+
+        JsonNode cfg = om.readTree(run.resolve("adapter_config.json").toFile());
+        assertEquals("ADALORA", cfg.get("peft_type").asText());
+        assertEquals(0.1, cfg.get("lora_dropout").asDouble());
+        assertEquals(12, cfg.get("total_step").asInt());
+        int kept = 0;
+        for (JsonNode flags : cfg.get("rank_pattern")) {
+            for (JsonNode f : flags) {
+                kept += f.asBoolean() ? 1 : 0;
+            }
+        }
+        // The run ends inside t_final, where the final mask holds: the file keeps exactly the logged budget.
+        assertEquals(last.get("budget").asInt(), kept);
+
+        Path merged = dir.resolve("merged");
+        CliRunner.Result m = CliRunner.run("merge", "--run", run.toString(), "--out", merged.toString());
+        assertEquals(0, m.exit(), m.err());
+        assertTrue(Files.isRegularFile(merged.resolve("model.safetensors")));
     }
 }

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.AdaLoraAdapter;
+import dev.dynalora.adapters.AdaLoraAllocator;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
@@ -48,6 +50,9 @@ import java.util.regex.PatternSyntaxException;
  *   base_model.model.classifier.weight / .bias                                (modules_to_save)
  *   base_model.model.bert.encoder.layer.0.attention.self.query.lora_gate.weight / .bias   (ours; PEFT ignores)
  * </pre>
+ *
+ * <p>AdaLoRA models are written by {@link #saveAdaLora} ({@link PeftAdaLoraWriter}) in PEFT's ADALORA layout and
+ * read back as {@link AdaLoraAdapter}s.
  *
  * <p>Saving exports what the adapters compute, exactly: a Dynamic LoRA adapter with a component mask is
  * written with only its active components (rank r' = active count, in {@code rank_pattern}), and wherever
@@ -103,12 +108,7 @@ public final class PeftAdapterIO {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(cfg, "cfg");
-        for (LinearModule head : List.of(model.pooler(), model.classifier())) {
-            if (head.adapter() != null) {
-                throw new UserInputException("cannot save a PEFT adapter: head module " + head.name()
-                        + " carries an adapter, but PEFT saves the head whole (modules_to_save); merge it first");
-            }
-        }
+        checkHeadUnadapted(model);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
         Map<String, Object> alphaPattern = new LinkedHashMap<>();
@@ -143,9 +143,7 @@ public final class PeftAdapterIO {
         if (adapted.isEmpty()) {
             throw new UserInputException("cannot save a PEFT adapter: the model has no LoRA adapter attached");
         }
-        for (Param p : model.headParams()) {
-            tensors.put(fileKey(p.name()), p.value());
-        }
+        putHead(tensors, model);
         if (extraTensors != null) {
             for (Map.Entry<String, Tensor> x : extraTensors.entrySet()) {
                 String key = fileKey(x.getKey());
@@ -159,8 +157,52 @@ public final class PeftAdapterIO {
             }
         }
 
-        Map<String, Object> config = new TreeMap<>(); // PEFT writes json.dumps(..., sort_keys=True)
+        Map<String, Object> config = loraConfigFields(cfg, model, adapted, baseModelPath);
         config.put("alpha_pattern", alphaPattern);
+        config.put("peft_type", "LORA");
+        config.put("r", cfg.rank());
+        config.put("rank_pattern", rankPattern);
+        config.put("use_rslora", cfg.rsLora());
+        writeFolder(dir, tensors, config);
+    }
+
+    /**
+     * Writes an AdaLoRA model's adapter folder as PEFT's save_pretrained does for peft_type ADALORA: per adapted
+     * module lora_A, lora_E and lora_B (no ".weight"), resized to the kept triplets, with a boolean rank_pattern;
+     * the head as for LoRA. See {@link PeftAdaLoraWriter}.
+     *
+     * @param schedule the AdaLoRA settings the run trained with (init_r, target_r, tinit, tfinal, deltaT, betas,
+     *                 orth_reg_weight, total_step), written as AdaLoraConfig's fields
+     */
+    public static void saveAdaLora(Path dir, SequenceClassifier model, LoraConfig cfg, AdaLoraAllocator.Config schedule,
+                                   String baseModelPath) {
+        PeftAdaLoraWriter.save(dir, model, cfg, schedule, baseModelPath);
+    }
+
+    /** PEFT saves the head whole (modules_to_save), so it cannot carry an adapter of its own. */
+    static void checkHeadUnadapted(SequenceClassifier model) {
+        for (LinearModule head : List.of(model.pooler(), model.classifier())) {
+            if (head.adapter() != null) {
+                throw new UserInputException("cannot save a PEFT adapter: head module " + head.name()
+                        + " carries an adapter, but PEFT saves the head whole (modules_to_save); merge it first");
+            }
+        }
+    }
+
+    /** The head (pooler and classifier), as PEFT saves modules_to_save. */
+    static void putHead(Map<String, Tensor> tensors, SequenceClassifier model) {
+        for (Param p : model.headParams()) {
+            tensors.put(fileKey(p.name()), p.value());
+        }
+    }
+
+    /**
+     * The LoraConfig fields LoRA and AdaLoRA files share, sorted as PEFT writes them (json.dumps(...,
+     * sort_keys=True)); the caller adds peft_type, r, rank_pattern, alpha_pattern, use_rslora and its own fields.
+     */
+    static Map<String, Object> loraConfigFields(LoraConfig cfg, SequenceClassifier model, List<String> adapted,
+                                                String baseModelPath) {
+        Map<String, Object> config = new TreeMap<>();
         config.put("auto_mapping", null);
         config.put("base_model_name_or_path", baseModelPath);
         config.put("bias", "none");
@@ -170,19 +212,20 @@ public final class PeftAdapterIO {
         config.put("layers_pattern", null);
         config.put("layers_to_transform", null);
         config.put("loftq_config", Map.of());
-        config.put("lora_alpha", number(alpha));
+        config.put("lora_alpha", number(plain(cfg.alpha())));
         config.put("lora_dropout", number(plain(cfg.dropout())));
         config.put("megatron_config", null);
         config.put("megatron_core", "megatron.core");
         config.put("modules_to_save", MODULES_TO_SAVE);
-        config.put("peft_type", "LORA");
-        config.put("r", cfg.rank());
-        config.put("rank_pattern", rankPattern);
         config.put("revision", null);
         config.put("target_modules", targetModules(cfg, model, adapted));
         config.put("task_type", "SEQ_CLS");
         config.put("use_dora", false);
-        config.put("use_rslora", cfg.rsLora());
+        return config;
+    }
+
+    /** Weights, then config, each written atomically (the folder is created). */
+    static void writeFolder(Path dir, Map<String, Tensor> tensors, Map<String, Object> config) {
         byte[] json;
         try {
             json = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config);
@@ -266,12 +309,12 @@ public final class PeftAdapterIO {
      * A float as the decimal it was most likely typed as (0.1f as 0.1, not 0.10000000149011612): what a PEFT user
      * writes and reads. Scalings are checked against this value, so nothing depends on it being exact.
      */
-    private static double plain(float f) {
+    static double plain(float f) {
         return Double.parseDouble(Float.toString(f));
     }
 
     /** Integral values as JSON integers (lora_alpha = 16, not 16.0), others as the exact double. */
-    private static Object number(double v) {
+    static Object number(double v) {
         if (v == Math.rint(v) && Math.abs(v) < 1e15) {
             return (long) v;
         }
@@ -285,7 +328,7 @@ public final class PeftAdapterIO {
      * name (so no container module such as "attention" matches); otherwise, and for a regular expression
      * (Java and Python regex differ, and PEFT matches it against "bert.<path>"), the explicit module paths.
      */
-    private static List<String> targetModules(LoraConfig cfg, SequenceClassifier model, List<String> adapted) {
+    static List<String> targetModules(LoraConfig cfg, SequenceClassifier model, List<String> adapted) {
         if (cfg.targetRegex() == null && !cfg.targetModules().isEmpty()) {
             boolean clean = true;
             for (String t : cfg.targetModules()) {
@@ -323,6 +366,7 @@ public final class PeftAdapterIO {
         String eKey;
         String gateWKey;
         String gateBKey;
+        int rank; // lora_A's rank in the file, once checked
 
         Found(LinearModule module) {
             this.module = module;
@@ -330,8 +374,9 @@ public final class PeftAdapterIO {
     }
 
     /**
-     * Reads an adapter folder written by {@link #save} or by PEFT (LoRA, or AdaLoRA: see below) into
-     * {@code model}: every encoder module named in the file gets a {@link LoraAdapter} with the file's weights
+     * Reads an adapter folder written by {@link #save}, {@link #saveAdaLora} or by PEFT (LoRA or AdaLoRA) into
+     * {@code model}: every encoder module named in the file gets a {@link LoraAdapter} (an {@link AdaLoraAdapter}
+     * for peft_type ADALORA) with the file's weights
      * (replacing whatever adapter it had; modules the file does not name lose theirs), and the file's other
      * tensors (the head, biases with bias = "all") overwrite the model's. Nothing changes unless the whole
      * folder is valid. Keys may have the {@code base_model.model.} prefix and the {@code bert.} part or not.
@@ -339,11 +384,12 @@ public final class PeftAdapterIO {
      * <p>The scaling of each module follows PEFT: r and alpha come from rank_pattern / alpha_pattern (first
      * key K, in file order, with {@code (.*\.)?(K)$} matching {@code bert.<path>}) or r / lora_alpha, and the
      * file's lora_A must have that rank. An AdaLoRA file (lora_A, lora_E, lora_B per module; the adapter name
-     * gone from the keys, ranknum not saved) becomes the equivalent LoRA: A' = diag(E) A, s = lora_alpha /
-     * (init_r + 1e-5), as PEFT's SVDLinear computes with ranknum = init_r.
+     * gone from the keys, ranknum not saved, tensors cut to the triplets its boolean rank_pattern keeps) becomes an
+     * AdaLoraAdapter of init_r triplets with the kept ones at their positions, computing what PEFT's SVDLinear
+     * does with ranknum = init_r: (x (A * E)^T B^T) lora_alpha / (init_r + 1e-5).
      *
      * @return the settings of the file (rank_pattern / alpha_pattern keys with any "bert." prefix removed; for
-     *     AdaLoRA, each module's rank and an alpha giving its scaling)
+     *     AdaLoRA, r = init_r and rank_pattern the number of triplets kept where fewer than init_r)
      * @throws UserInputException for a missing folder or file, a peft_type other than LORA / ADALORA, DoRA,
      *     a key naming a module or parameter the model lacks, or a shape that disagrees with the model or config
      */
@@ -390,7 +436,7 @@ public final class PeftAdapterIO {
 
         Map<String, Found> found = new LinkedHashMap<>();
         Map<Param, String> plain = new LinkedHashMap<>();
-        Map<LinearModule, LoraAdapter> built = new LinkedHashMap<>();
+        Map<LinearModule, LinearAdapter> built = new LinkedHashMap<>();
         Map<Param, float[]> values = new LinkedHashMap<>();
         Map<String, String> seen = new LinkedHashMap<>();
         try (SafetensorsReader r = SafetensorsReader.open(wFile)) {
@@ -436,7 +482,7 @@ public final class PeftAdapterIO {
                 throw new UserInputException(wFile + ": holds no LoRA weights (no key ends in lora_A.weight)");
             }
             for (Found f : found.values()) {
-                LoraAdapter a = build(f, r, c, wFile);
+                LinearAdapter a = build(f, r, c, wFile);
                 if (a != null) {
                     built.put(f.module, a);
                 }
@@ -459,7 +505,7 @@ public final class PeftAdapterIO {
         for (Map.Entry<Param, float[]> e : values.entrySet()) {
             System.arraycopy(e.getValue(), 0, e.getKey().data(), 0, e.getValue().length);
         }
-        return c.toLoraConfig(found.keySet(), built, cfgFile);
+        return c.toLoraConfig(found, cfgFile);
     }
 
     /**
@@ -479,7 +525,7 @@ public final class PeftAdapterIO {
     }
 
     /** The adapter for one module, all shapes checked; null for an AdaLoRA module pruned to rank 0. */
-    private static LoraAdapter build(Found f, SafetensorsReader r, Cfg c, Path wFile) {
+    private static LinearAdapter build(Found f, SafetensorsReader r, Cfg c, Path wFile) {
         LinearModule m = f.module;
         String where = wFile + ": module " + m.name() + ": ";
         if (f.aKey == null || f.bKey == null) {
@@ -503,48 +549,25 @@ public final class PeftAdapterIO {
             throw new UserInputException(where + "lora_B has shape " + shapeText(bs) + ", expected ["
                     + m.out() + ", " + rank + "] for lora_A of rank " + rank);
         }
+        f.rank = rank;
+        if (c.adaLora) {
+            if (f.gateWKey != null) {
+                throw new UserInputException(where + "has lora_gate tensors, which only LoRA adapters can have");
+            }
+            return adaLora(f, r, c, where);
+        }
         float[] a = r.readFloat(f.aKey);
         float[] b = r.readFloat(f.bKey);
-        float scaling;
         String peftName = BERT + m.name();
-        if (c.adaLora) {
-            int[] es = r.shape(f.eKey);
-            boolean eOk = (es.length == 2 && es[0] == rank && es[1] == 1) || (es.length == 1 && es[0] == rank);
-            if (!eOk) {
-                throw new UserInputException(where + "lora_E has shape " + shapeText(es) + ", expected ["
-                        + rank + ", 1]");
-            }
-            Integer kept = c.adaLoraKept(m.name());
-            if (kept != null && kept != rank && rank != c.initR) {
-                throw new UserInputException(where + "lora_A has rank " + rank + " but the rank_pattern of "
-                        + CONFIG_FILE + " keeps " + kept + " of " + c.initR + " components");
-            }
-            if (rank == 0) {
-                return null; // AdaLoRA pruned every component: the module adds nothing
-            }
-            float[] e = r.readFloat(f.eKey);
-            int in = m.in();
-            for (int j = 0; j < rank; j++) {
-                for (int i = 0; i < in; i++) {
-                    a[j * in + i] *= e[j]; // (lora_A * lora_E), as SVDLinear.forward, in float32
-                }
-            }
-            // SVDLinear: x (A*E)^T B^T * scaling / (ranknum + 1e-5), scaling = lora_alpha (or r when alpha <= 0),
-            // ranknum = init_r (float32; kept at init_r through resize_modules_by_rank_pattern).
-            // In float, as torch (float32 ranknum) and our AdaLoraAdapter compute it.
-            float base = c.alpha > 0 ? (float) c.alpha : c.initR;
-            scaling = base / ((float) c.initR + 1e-5f);
-        } else {
-            int want = c.rankFor(peftName);
-            if (rank != want) {
-                throw new UserInputException(where + "lora_A has rank " + rank + " but " + CONFIG_FILE
-                        + " implies r = " + want + " for this module (r / rank_pattern)");
-            }
-            if (rank == 0) {
-                throw new UserInputException(where + "lora_A has rank 0");
-            }
-            scaling = scalingOf(c.alphaFor(peftName), rank, c.rsLora);
+        int want = c.rankFor(peftName);
+        if (rank != want) {
+            throw new UserInputException(where + "lora_A has rank " + rank + " but " + CONFIG_FILE
+                    + " implies r = " + want + " for this module (r / rank_pattern)");
         }
+        if (rank == 0) {
+            throw new UserInputException(where + "lora_A has rank 0");
+        }
+        float scaling = scalingOf(c.alphaFor(peftName), rank, c.rsLora);
         boolean gated = f.gateWKey != null;
         LoraAdapter ad = new LoraAdapter(m.name(), m.in(), m.out(), scaling, a, b, gated);
         if (gated) {
@@ -558,6 +581,71 @@ public final class PeftAdapterIO {
             ad.gateBias().data()[0] = r.readFloat(f.gateBKey)[0];
         }
         return ad;
+    }
+
+    /**
+     * An AdaLoRA module as PEFT loads it: an SVDLinear of init_r triplets whose ranknum stays init_r
+     * (resize_modules_by_rank_pattern copies it back), so y += (x (A * E)^T B^T) * lora_alpha / (init_r + 1e-5).
+     * The file's r' triplets go back to the positions among init_r that rank_pattern marks true (in order; without
+     * an entry, the first r'); the other positions get A, E and B zero and add nothing. Keeping init_r, rather than
+     * building a rank-r' adapter, leaves every matrix product the shape it had in training, so a saved and reloaded
+     * model computes bit for bit what the trained one did. Null when the module keeps no triplet.
+     */
+    private static AdaLoraAdapter adaLora(Found f, SafetensorsReader r, Cfg c, String where) {
+        LinearModule m = f.module;
+        int rank = f.rank;
+        int[] es = r.shape(f.eKey);
+        boolean eOk = (es.length == 2 && es[0] == rank && es[1] == 1) || (es.length == 1 && es[0] == rank);
+        if (!eOk) {
+            throw new UserInputException(where + "lora_E has shape " + shapeText(es) + ", expected [" + rank + ", 1]");
+        }
+        int initR = c.initR;
+        boolean[] pattern = c.adaLoraPattern(m.name());
+        int[] slot = new int[rank];
+        if (pattern != null && rank != initR) {
+            int kept = 0;
+            for (int j = 0; j < initR; j++) {
+                if (pattern[j]) {
+                    if (kept < rank) {
+                        slot[kept] = j;
+                    }
+                    kept++;
+                }
+            }
+            if (kept != rank) {
+                throw new UserInputException(where + "lora_A has rank " + rank + " but the rank_pattern of "
+                        + CONFIG_FILE + " keeps " + kept + " of " + initR + " components");
+            }
+        } else {
+            // The whole init_r (PEFT leaves a module whose pattern keeps everything unresized), or no pattern entry.
+            if (rank > initR) {
+                throw new UserInputException(where + "lora_A has rank " + rank + ", more than init_r = " + initR
+                        + " in " + CONFIG_FILE);
+            }
+            for (int t = 0; t < rank; t++) {
+                slot[t] = t;
+            }
+        }
+        if (rank == 0) {
+            return null; // AdaLoRA pruned every component: the module adds nothing
+        }
+        int in = m.in();
+        int out = m.out();
+        float[] a = r.readFloat(f.aKey);
+        float[] e = r.readFloat(f.eKey);
+        float[] b = r.readFloat(f.bKey);
+        float[] a2 = new float[initR * in];
+        float[] e2 = new float[initR];
+        float[] b2 = new float[out * initR];
+        for (int t = 0; t < rank; t++) {
+            int j = slot[t];
+            System.arraycopy(a, t * in, a2, j * in, in);
+            e2[j] = e[t];
+            for (int o = 0; o < out; o++) {
+                b2[o * initR + j] = b[o * rank + t];
+            }
+        }
+        return new AdaLoraAdapter(m.name(), in, out, (float) c.alpha, a2, e2, b2);
     }
 
     /** A shape from the file for an error message, cut after 8 dimensions: a corrupt header may hold thousands. */
@@ -580,7 +668,7 @@ public final class PeftAdapterIO {
         final double dropout;
         final Map<String, Integer> rankPattern = new LinkedHashMap<>();
         final Map<String, Double> alphaPattern = new LinkedHashMap<>();
-        final Map<String, Integer> adaKept = new LinkedHashMap<>(); // AdaLoRA: module path -> components kept
+        final Map<String, boolean[]> adaPattern = new LinkedHashMap<>(); // AdaLoRA: module path -> kept flags
         final List<String> targetList = new ArrayList<>();
         String targetRegex;
 
@@ -621,14 +709,8 @@ public final class PeftAdapterIO {
                 for (Iterator<Map.Entry<String, JsonNode>> it = rp.fields(); it.hasNext(); ) {
                     Map.Entry<String, JsonNode> e = it.next();
                     if (adaLora) {
-                        // AdaLoRA: "bert.encoder...query.lora_E" -> [true, false, ...] (kept components).
-                        if (e.getValue().isArray()) {
-                            int kept = 0;
-                            for (JsonNode v : e.getValue()) {
-                                kept += v.asBoolean() ? 1 : 0;
-                            }
-                            adaKept.put(modulePathOfAdaKey(e.getKey()), kept);
-                        }
+                        // AdaLoRA: "bert.encoder...query.lora_E" -> [true, false, ...], one flag per initial triplet.
+                        adaPattern.put(modulePathOfAdaKey(e.getKey()), flags(e.getKey(), e.getValue()));
                     } else {
                         JsonNode v = e.getValue();
                         if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 1) {
@@ -665,6 +747,23 @@ public final class PeftAdapterIO {
                     targetRegex = checkedPattern(tm.textValue(), "target_modules pattern");
                 }
             }
+        }
+
+        /** An AdaLoRA rank_pattern entry: init_r booleans, as PEFT writes them (a bool tensor's tolist()). */
+        private boolean[] flags(String key, JsonNode v) {
+            if (!v.isArray() || v.size() != initR) {
+                throw new UserInputException(file + ": rank_pattern " + FormatErrors.quote(key) + " must be a list of "
+                        + initR + " booleans (one per init_r component), got " + snippet(v));
+            }
+            boolean[] k = new boolean[initR];
+            for (int j = 0; j < initR; j++) {
+                if (!v.get(j).isBoolean()) {
+                    throw new UserInputException(file + ": rank_pattern " + FormatErrors.quote(key)
+                            + " must hold true or false, got " + snippet(v.get(j)));
+                }
+                k[j] = v.get(j).booleanValue();
+            }
+            return k;
         }
 
         static Cfg read(Path file) {
@@ -793,8 +892,8 @@ public final class PeftAdapterIO {
             return k == null ? alpha : alphaPattern.get(k);
         }
 
-        Integer adaLoraKept(String modulePath) {
-            return adaKept.get(modulePath);
+        boolean[] adaLoraPattern(String modulePath) {
+            return adaPattern.get(modulePath);
         }
 
         private static String modulePathOfAdaKey(String key) {
@@ -814,17 +913,18 @@ public final class PeftAdapterIO {
             return k.startsWith(BERT) ? k.substring(BERT.length()) : k;
         }
 
-        LoraConfig toLoraConfig(Set<String> modules, Map<LinearModule, LoraAdapter> built, Path cfgFile) {
+        LoraConfig toLoraConfig(Map<String, Found> found, Path cfgFile) {
+            Set<String> modules = found.keySet();
             try {
                 if (adaLora) {
-                    // Described as the LoRA it became: each module's rank, and an alpha giving its scaling.
+                    // r = init_r; rank_pattern: the triplets the file keeps, for each module that keeps fewer.
                     Map<String, Integer> ranks = new LinkedHashMap<>();
-                    Map<String, Float> alphas = new LinkedHashMap<>();
-                    for (Map.Entry<LinearModule, LoraAdapter> e : built.entrySet()) {
-                        ranks.put(e.getKey().name(), e.getValue().rank());
-                        alphas.put(e.getKey().name(), e.getValue().scaling() * e.getValue().rank());
+                    for (Found f : found.values()) {
+                        if (f.rank != initR) {
+                            ranks.put(f.module.name(), f.rank);
+                        }
                     }
-                    return new LoraConfig(initR, (float) alpha, List.copyOf(modules), null, ranks, alphas, false,
+                    return new LoraConfig(initR, (float) alpha, List.copyOf(modules), null, ranks, Map.of(), false,
                             (float) dropout, 0L);
                 }
                 Map<String, Integer> ranks = new LinkedHashMap<>();

@@ -69,13 +69,17 @@ public final class GlueTrainer {
         return TaskMetrics.compute(task, TaskMetrics.argmax(logits, model.numLabels()), dev.examples());
     }
 
-    /** Writes the PEFT adapter files for adapter methods; returns what was written (or why not). */
-    static String exportAdapter(RunFolder run, Built built, TrainConfig c) {
+    /**
+     * Writes the PEFT adapter files for adapter methods; returns what was written (or why not). AdaLoRA's file
+     * records the schedule the run's allocator used, so it takes the run's hooks.
+     */
+    static String exportAdapter(RunFolder run, Built built, TrainConfig c, StepHooks hooks) {
         if (!built.method().usesAdapters()) {
             return "none (method " + built.method().cliName() + " has no adapter)";
         }
-        if (built.method() == Method.ADALORA) {
-            return "none (PEFT export of AdaLoRA runs is not implemented yet; trainable.safetensors holds the weights)";
+        if (hooks instanceof AdaptiveHooks.AdaLoraHooks ada) {
+            PeftAdapterIO.saveAdaLora(run.dir(), built.model(), built.lora(), ada.allocator().config(), c.model());
+            return "peft";
         }
         PeftAdapterIO.save(run.dir(), built.model(), built.lora(), c.model(), Map.of());
         return "peft";
@@ -185,7 +189,7 @@ public final class GlueTrainer {
             listener.evaluated(epoch + 1, metrics);
         }
         run.saveTrainable(params);
-        String adapterExport = exportAdapter(run, built, c);
+        String adapterExport = exportAdapter(run, built, c, hooks);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("type", "summary");
         summary.put("model", c.model());

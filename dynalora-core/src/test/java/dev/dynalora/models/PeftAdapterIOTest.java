@@ -2,6 +2,7 @@ package dev.dynalora.models;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.ModelConfig;
@@ -295,7 +296,7 @@ class PeftAdapterIOTest {
     }
 
     @Test
-    void anAdaLoraFolderLoadsAsTheEquivalentLora(@TempDir Path dir) throws Exception {
+    void anAdaLoraFolderAsPeftWritesItLoads(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir);
         Path ada = dir.resolve("ada");
         Files.createDirectories(ada);
@@ -351,7 +352,19 @@ class PeftAdapterIOTest {
             lm.setAdapter(ad);
         }
         assertClose(logits(ref), logits(loaded), 1e-5);
-        assertEquals(2, ((LoraAdapter) loaded.encoder().linearModules().get(0).adapter()).rank());
+
+        // Loaded as SVDLinear after resize_modules_by_rank_pattern: init_r triplets (ranknum init_r), the file's
+        // triplets at the positions rank_pattern marks true, zeros elsewhere.
+        AdaLoraAdapter q0 = assertInstanceOf(AdaLoraAdapter.class, loaded.encoder().linearModules().get(0).adapter());
+        assertEquals(4, q0.rank());
+        assertEquals(8f / (4f + 1e-5f), q0.factor());
+        float[][] w0 = w.get("encoder.layer.0.attention.self.query");
+        assertArrayEquals(new float[] {w0[2][0], 0f, w0[2][1], 0f}, q0.loraE().data());
+        assertArrayEquals(Arrays.copyOfRange(w0[0], 8, 16), Arrays.copyOfRange(q0.loraA().data(), 16, 24));
+        assertEquals(w0[1][1], q0.loraB().data()[2]); // B[0, 1] of the file is B[0, 2] at init_r
+        float[] e1 = w.get("encoder.layer.1.attention.self.query")[2];
+        AdaLoraAdapter q1 = (AdaLoraAdapter) loaded.encoder().linearModules().get(6).adapter();
+        assertArrayEquals(new float[] {e1[0], e1[1], e1[2], 0f}, q1.loraE().data());
     }
 
     // ------------------------------------------------------------------------------------------ bad input

@@ -2,6 +2,7 @@ package dev.dynalora.models;
 
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.tensor.Param;
 import org.junit.jupiter.api.Test;
@@ -77,6 +78,34 @@ class PeftMergeTest {
             assertSame(adapters.get(i), m.encoder().linearModules().get(i).adapter());
         }
         assertClose(before, logits(m), 1e-5);
+    }
+
+    /**
+     * AdaLoRA merges as PEFT's get_delta_weight: W += B (A * E) lora_alpha / (ranknum + 1e-5), pruned triplets
+     * (E = 0) adding nothing; unmerge restores W. The same for an adapter read back from its PEFT export.
+     */
+    @Test
+    void adaLoraMergedForwardEqualsUnmergedForward(@TempDir Path dir) throws Exception {
+        ModelConfig c = config(dir.resolve("m"));
+        SequenceClassifier m = model(c, 7, LABELS);
+        PeftAdaLoraIOTest.attachAdaLora(m, 5f);
+        List<float[]> original = weights(m);
+        float[] before = logits(m);
+        AdapterMerge.Merged merged = AdapterMerge.merge(m);
+        assertEquals(4, merged.adapters().size(), "one pruned to rank 0 still merges (as nothing)");
+        assertClose(before, logits(m), 1e-5);
+        AdapterMerge.unmerge(m, merged);
+        List<float[]> after = weights(m);
+        for (int i = 0; i < original.size(); i++) {
+            assertClose(original.get(i), after.get(i), 1e-6);
+        }
+
+        PeftAdapterIO.saveAdaLora(dir.resolve("a"), m, LoraConfig.of(2, 5f, "query,value", false, 0f, 1),
+                PeftAdaLoraIOTest.schedule(), null);
+        SequenceClassifier loaded = model(c, 7, LABELS);
+        PeftAdapterIO.load(dir.resolve("a"), loaded);
+        AdapterMerge.merge(loaded);
+        assertClose(before, logits(loaded), 1e-5);
     }
 
     @Test
