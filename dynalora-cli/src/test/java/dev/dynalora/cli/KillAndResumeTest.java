@@ -107,7 +107,7 @@ class KillAndResumeTest {
                 waitABit(p, deadline, log);
             }
             long first = Checkpoint.step(checkpoint);
-            long target = first + 1 + random.nextInt((int) Math.max(1, TOTAL_STEPS * 7 / 8 - first));
+            long target = first + 1 + random.nextInt((int) Math.max(1, TOTAL_STEPS * 3 / 4 - first));
             while (lastLoggedStep(out) < target) {
                 waitABit(p, deadline, log);
             }
@@ -124,7 +124,7 @@ class KillAndResumeTest {
         long logged = lastLoggedStep(out);
         long resumeFrom = Checkpoint.step(out.resolve(RunFolder.CHECKPOINT));
         String at = "killed after step " + logged + ", checkpoint of step " + resumeFrom;
-        assertTrue(logged < TOTAL_STEPS && resumeFrom > 0 && resumeFrom <= logged, at);
+        assertTrue(resumeFrom > 0 && resumeFrom <= logged, at);
         assertFalse(Files.readString(out.resolve(RunFolder.METRICS)).contains("\"summary\""), at);
         System.out.println(out.getFileName() + ": " + at);
         return at;

@@ -25,8 +25,9 @@ import java.util.Map;
  * and second moments ({@code adam_m/NAME}, {@code adam_v/NAME}) and the allocator's large arrays
  * ({@code hooks/KEY}). The safetensors {@code __metadata__} entry {@value #META_KEY} holds the rest as JSON:
  * the training position and counters ({@link TrainingProgress}), AdamW's step count, the allocator's small
- * state, and the length in bytes of metrics.jsonl and allocation.jsonl when the checkpoint was taken (a
- * resumed run cuts them back to that, dropping what the interrupted run logged after it).
+ * state, the run configuration the state was trained with, and the length in bytes of metrics.jsonl and
+ * allocation.jsonl when the checkpoint was taken (a resumed run cuts them back to that, dropping what the
+ * interrupted run logged after it).
  *
  * <p>Why one file and not a folder: it is written through {@code AtomicFiles} (temporary name beside it,
  * fsync, atomic rename, fsync of the folder), so at every instant the name holds either the complete previous
@@ -43,16 +44,19 @@ public final class Checkpoint {
     private Checkpoint() {
     }
 
-    /** What a checkpoint restored besides the model, optimizer and allocator: position and log lengths. */
-    record Restored(TrainingProgress progress, Map<String, Long> logSizes) {
+    /**
+     * What a checkpoint restored besides the model, optimizer and allocator: the position, the log lengths and
+     * the configuration the run had when the checkpoint was written.
+     */
+    record Restored(TrainingProgress progress, Map<String, Long> logSizes, JsonNode config) {
     }
 
     /**
      * Writes the state of a run between two steps to {@code file}, atomically. {@code trainExamples} and
      * {@code totalSteps} are stored so that a resume against changed data or configuration is refused.
      */
-    static void save(Path file, TrainingProgress progress, Map<String, Long> logSizes, List<Param> params,
-                     AdamW opt, StepHooks hooks, int trainExamples, long totalSteps) {
+    static void save(Path file, TrainConfig config, TrainingProgress progress, Map<String, Long> logSizes,
+                     List<Param> params, AdamW opt, StepHooks hooks, int trainExamples, long totalSteps) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         List<float[]> m = opt.firstMoments();
         List<float[]> v = opt.secondMoments();
@@ -73,6 +77,7 @@ public final class Checkpoint {
         meta.put("train_examples", trainExamples);
         meta.put("total_steps", totalSteps);
         meta.set("progress", progress.toJson());
+        meta.set("config", RunFolder.JSON.valueToTree(config));
         meta.put("optimizer_step", opt.stepCount());
         meta.set("hooks", hookState.values());
         ObjectNode logs = meta.putObject("log_bytes");
@@ -123,7 +128,7 @@ public final class Checkpoint {
                 Map.Entry<String, JsonNode> e = it.next();
                 logs.put(e.getKey(), e.getValue().asLong());
             }
-            return new Restored(progress, logs);
+            return new Restored(progress, logs, meta.path("config"));
         }
     }
 

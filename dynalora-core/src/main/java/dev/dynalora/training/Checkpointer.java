@@ -27,6 +27,7 @@ import java.util.Map;
  */
 final class Checkpointer {
     private final RunFolder run;
+    private final TrainConfig config;
     private final List<Param> params;
     private final AdamW opt;
     private final StepHooks hooks;
@@ -36,9 +37,10 @@ final class Checkpointer {
     private long pending = -1; // the step of checkpoint.pending.safetensors, -1 when there is none
 
     /** {@code confirmedStep}: the step of the run's checkpoint.safetensors, -1 when it has none yet. */
-    Checkpointer(RunFolder run, List<Param> params, AdamW opt, StepHooks hooks, int trainExamples, long totalSteps,
-                 long confirmedStep) {
+    Checkpointer(RunFolder run, TrainConfig config, List<Param> params, AdamW opt, StepHooks hooks, int trainExamples,
+                 long totalSteps, long confirmedStep) {
         this.run = run;
+        this.config = config;
         this.params = params;
         this.opt = opt;
         this.hooks = hooks;
@@ -68,7 +70,7 @@ final class Checkpointer {
             run.sync(log);
             logs.put(log, run.size(log));
         }
-        Checkpoint.save(run.pendingCheckpoint(), p, logs, params, opt, hooks, trainExamples, totalSteps);
+        Checkpoint.save(run.pendingCheckpoint(), config, p, logs, params, opt, hooks, trainExamples, totalSteps);
         pending = p.step;
         return null;
     }

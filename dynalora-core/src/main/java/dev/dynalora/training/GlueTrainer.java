@@ -8,6 +8,7 @@ import dev.dynalora.data.GlueTask;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.kernels.Kernels;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.UserInputException;
 import dev.dynalora.models.PeftAdapterIO;
@@ -16,6 +17,8 @@ import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tokenize.TextTokenizer;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -148,10 +151,10 @@ public final class GlueTrainer {
             for (String log : List.of(RunFolder.METRICS, RunFolder.ALLOCATION)) {
                 run.truncate(log, from.logSizes().getOrDefault(log, 0L));
             }
-            recordChanges(run, run.readConfig(), c, p.step);
+            recordChanges(run, from.config(), c, p.step);
             run.writeConfig(c);
         }
-        Checkpointer checkpoints = new Checkpointer(run, params, opt, hooks, train.size(), total, resume ? p.step : -1);
+        Checkpointer checkpoints = new Checkpointer(run, c, params, opt, hooks, train.size(), total, resume ? p.step : -1);
         listener.started(total, train.size(), dev.size());
         if (resume) {
             listener.resumed(p.step);
@@ -274,16 +277,21 @@ public final class GlueTrainer {
      * --threads), so that metrics.jsonl tells which steps ran with what; nothing when nothing changed, so an
      * interrupted and resumed run leaves the same files as an uninterrupted one.
      */
-    private static void recordChanges(RunFolder run, TrainConfig before, TrainConfig after, long step) {
+    private static void recordChanges(RunFolder run, JsonNode before, TrainConfig after, long step) {
+        JsonNode now;
+        try {
+            // Through text, as the checkpoint's copy went: a float and the double read back are different nodes.
+            now = RunFolder.JSON.readTree(RunFolder.JSON.writeValueAsString(after));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // cannot happen for a record of plain values
+        }
         Map<String, Object> changes = new LinkedHashMap<>();
-        ObjectNode a = RunFolder.JSON.valueToTree(before);
-        ObjectNode b = RunFolder.JSON.valueToTree(after);
-        for (Iterator<String> it = b.fieldNames(); it.hasNext(); ) {
+        for (Iterator<String> it = now.fieldNames(); it.hasNext(); ) {
             String k = it.next();
-            if (!b.get(k).equals(a.get(k))) {
+            if (!now.get(k).equals(before.get(k))) {
                 Map<String, Object> change = new LinkedHashMap<>();
-                change.put("from", a.get(k));
-                change.put("to", b.get(k));
+                change.put("from", before.get(k));
+                change.put("to", now.get(k));
                 changes.put(k, change);
             }
         }
