@@ -36,13 +36,13 @@ final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
 
     // Required unless --resume (checked in call(), since with --resume they come from run_config.json).
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder.")
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (required unless --resume).")
     Path model;
 
-    @Option(names = "--task", description = "cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte, wnli.")
+    @Option(names = "--task", description = "cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte, wnli (required unless --resume).")
     String task;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "GLUE folder (original TSV layout).")
+    @Option(names = "--data", paramLabel = "DIR", description = "GLUE folder (original TSV layout; required unless --resume).")
     Path data;
 
     @Option(names = "--method", defaultValue = "lora", description = "head, full, lora, adalora or dynamic. Default: ${DEFAULT-VALUE}.")
