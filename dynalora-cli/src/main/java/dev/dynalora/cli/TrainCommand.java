@@ -1,6 +1,7 @@
 package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dynalora.UserInputException;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.training.AdaptiveOptions;
 import dev.dynalora.training.GlueTrainer;
@@ -10,32 +11,56 @@ import dev.dynalora.training.TrainConfig;
 import dev.dynalora.training.TrainingListener;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 /** dynalora train: fine-tune on a GLUE task with one of the methods; writes a run folder. */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Fine-tune a model on a GLUE task.")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder.")
+    /** Steps between checkpoints when --save-every is not given. */
+    static final int DEFAULT_SAVE_EVERY = 500;
+
+    /** The flags --resume accepts: none of them changes the model or the data, only how the rest is run. */
+    static final Set<String> RESUME_FLAGS = Set.of("--resume", "--out", "--lr", "--max-grad-norm", "--threads", "--save-every");
+
+    @Spec
+    CommandSpec spec;
+
+    // Required unless --resume (checked in call(), since with --resume they come from run_config.json).
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (required unless --resume).")
     Path model;
 
-    @Option(names = "--task", required = true, description = "cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte, wnli.")
+    @Option(names = "--task", description = "cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte, wnli (required unless --resume).")
     String task;
 
-    @Option(names = "--data", required = true, paramLabel = "DIR", description = "GLUE folder (original TSV layout).")
+    @Option(names = "--data", paramLabel = "DIR", description = "GLUE folder (original TSV layout; required unless --resume).")
     Path data;
 
     @Option(names = "--method", defaultValue = "lora", description = "head, full, lora, adalora or dynamic. Default: ${DEFAULT-VALUE}.")
     String method;
 
-    @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run folder to create.")
+    @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run folder to create (or to continue, with --resume).")
     Path out;
 
     @Option(names = "--overwrite", description = "Replace the files of an existing run folder.")
     boolean overwrite;
+
+    @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint, with its run_config.json"
+            + " (only --lr, --max-grad-norm, --threads and --save-every may be given again, to change them).")
+    boolean resume;
+
+    @Option(names = "--save-every", paramLabel = "N", description = "Steps between checkpoints; one is also written at"
+            + " each epoch end (0: only there). Default: " + DEFAULT_SAVE_EVERY + ".")
+    Integer saveEvery;
 
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r. Default: ${DEFAULT-VALUE}.")
     int rank;
@@ -126,11 +151,28 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (resume) {
+            return resumeRun();
+        }
+        List<String> missing = new ArrayList<>();
+        if (model == null) {
+            missing.add("--model");
+        }
+        if (task == null) {
+            missing.add("--task");
+        }
+        if (data == null) {
+            missing.add("--data");
+        }
+        if (!missing.isEmpty()) {
+            throw new UserInputException("missing " + String.join(", ", missing) + " (or pass --resume to continue the run in --out)");
+        }
         Method m = Method.parse(method);
         float peak = lr != null ? lr : (m == Method.FULL ? 5e-5f : 5e-4f);
         TrainConfig c = new TrainConfig(model.toAbsolutePath().toString(), task, data.toAbsolutePath().toString(), m.cliName(),
                 rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),
-                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery, adaptive());
+                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery,
+                saveEvery != null ? saveEvery : DEFAULT_SAVE_EVERY, adaptive());
         c.validate();
         // Build first: a bad model, task or --targets fails before any run folder is created.
         GlueTrainer.Built built = GlueTrainer.build(c);
@@ -139,6 +181,39 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, Object> summary;
         try (CpuKernels k = threads.kernels(); ProgressListener pl = new ProgressListener()) {
             summary = new GlueTrainer(c, k, pl).run(run, built);
+        }
+        System.out.println(new ObjectMapper().writeValueAsString(summary));
+        return 0;
+    }
+
+    /**
+     * --resume: the run's own configuration, with the few settings that may change. Anything else on the
+     * command line is refused rather than silently ignored, since it would not take effect.
+     */
+    private int resumeRun() throws Exception {
+        ParseResult parsed = spec.commandLine().getParseResult();
+        List<String> refused = parsed.matchedOptions().stream()
+                .map(o -> o.longestName()).filter(n -> !RESUME_FLAGS.contains(n)).distinct().toList();
+        if (!refused.isEmpty()) {
+            throw new UserInputException("--resume continues with the run's own configuration (" + RunFolder.CONFIG
+                    + "); drop " + String.join(", ", refused) + " (only --lr, --max-grad-norm, --threads and --save-every may change)");
+        }
+        RunFolder run = RunFolder.open(out);
+        if (!run.hasCheckpoint()) {
+            throw new UserInputException(out + " has no checkpoint to resume from (" + RunFolder.CHECKPOINT
+                    + " is written every --save-every steps and at each epoch end); start again with --overwrite");
+        }
+        TrainConfig before = run.readConfig();
+        TrainConfig c = before.withResumeSettings(lr != null ? lr : before.lr(),
+                parsed.hasMatchedOption("--max-grad-norm") ? maxGradNorm : before.maxGradNorm(),
+                threads.threads != null ? threads.resolve() : before.threads(),
+                saveEvery != null ? saveEvery : before.saveEvery());
+        c.validate();
+        GlueTrainer.Built built = GlueTrainer.build(c);
+        GlueTrainer.checkMemory(built, c);
+        Map<String, Object> summary;
+        try (CpuKernels k = new CpuKernels(c.threads()); ProgressListener pl = new ProgressListener()) {
+            summary = new GlueTrainer(c, k, pl).resume(run, built);
         }
         System.out.println(new ObjectMapper().writeValueAsString(summary));
         return 0;
@@ -159,6 +234,11 @@ final class TrainCommand implements Callable<Integer> {
         @Override
         public void started(long totalSteps, int trainExamples, int evalExamples) {
             bar = Progress.start("train", totalSteps, "steps");
+        }
+
+        @Override
+        public void resumed(long step) {
+            bar.stepTo(step, "resumed at step " + step);
         }
 
         @Override

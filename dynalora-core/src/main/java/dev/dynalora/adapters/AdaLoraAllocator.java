@@ -408,6 +408,54 @@ public final class AdaLoraAllocator {
         return lastBudget;
     }
 
+    /**
+     * The importance averages of every A, E and B element (as arrays), the rank pattern once one is fixed and
+     * the budget in force, for a checkpoint. The masked E values themselves are parameters, saved with them.
+     */
+    public void saveState(AllocatorState s) {
+        for (int m = 0; m < adapters.size(); m++) {
+            s.putFloats("ip_a." + m, ipA[m]);
+            s.putFloats("un_a." + m, unA[m]);
+            s.putFloats("ip_e." + m, ipE[m]);
+            s.putFloats("un_e." + m, unE[m]);
+            s.putFloats("ip_b." + m, ipB[m]);
+            s.putFloats("un_b." + m, unB[m]);
+            if (pattern != null) {
+                s.putBooleans("pattern." + m, pattern[m]);
+            }
+        }
+        s.putBoolean("has_pattern", pattern != null);
+        s.putLong("last_budget", lastBudget);
+    }
+
+    /** Puts back a state written by {@link #saveState} for the same adapters and configuration. */
+    public void restoreState(AllocatorState s) {
+        int n = adapters.size();
+        boolean hasPattern = s.getBoolean("has_pattern");
+        boolean[][] p = hasPattern ? new boolean[n][] : null;
+        for (int m = 0; m < n; m++) {
+            copy(s.floats("ip_a." + m, ipA[m].length), ipA[m]);
+            copy(s.floats("un_a." + m, unA[m].length), unA[m]);
+            copy(s.floats("ip_e." + m, ipE[m].length), ipE[m]);
+            copy(s.floats("un_e." + m, unE[m].length), unE[m]);
+            copy(s.floats("ip_b." + m, ipB[m].length), ipB[m]);
+            copy(s.floats("un_b." + m, unB[m].length), unB[m]);
+            if (hasPattern) {
+                p[m] = s.booleans("pattern." + m, adapters.get(m).rank());
+            }
+        }
+        pattern = p;
+        long budget = s.getLong("last_budget");
+        if (budget < 0 || budget > initBgt) {
+            throw new UserInputException("checkpoint: AdaLoRA budget " + budget + " is outside [0, " + initBgt + "]");
+        }
+        lastBudget = (int) budget;
+    }
+
+    private static void copy(float[] from, float[] to) {
+        System.arraycopy(from, 0, to, 0, to.length);
+    }
+
     /** One allocation.jsonl line: {"step", "budget", "modules": {name: {"rank"}}}. */
     public ObjectNode allocationRecord(long step) {
         ObjectNode rec = JsonNodeFactory.instance.objectNode();

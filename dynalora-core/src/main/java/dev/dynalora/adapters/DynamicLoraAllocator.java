@@ -2,6 +2,7 @@ package dev.dynalora.adapters;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.UserInputException;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -610,6 +611,87 @@ public final class DynamicLoraAllocator {
         }
         resetGateStats();
         return rec;
+    }
+
+    /**
+     * Everything this allocator learned or counted, for a checkpoint: importance and uncertainty averages,
+     * which components were ever active, the masks and ranks, the schedule's progress and the gate statistics
+     * since the last allocation record (so the next record of a resumed run equals the uninterrupted one).
+     * Only between steps: the masked-value snapshot is not part of the state.
+     */
+    public void saveState(AllocatorState s) {
+        if (snapshotHeld) {
+            throw new IllegalStateException("saveState between beforeOptimizerStep and afterOptimizerStep");
+        }
+        s.putDoubles("exp_ipt", flatten(expIpt));
+        s.putDoubles("exp_unc", flatten(expUnc));
+        boolean[] ever = new boolean[n * r];
+        boolean[] on = new boolean[n * r];
+        long[] rk = new long[n];
+        for (int m = 0; m < n; m++) {
+            for (int j = 0; j < r; j++) {
+                ever[m * r + j] = everActive[m][j];
+                on[m * r + j] = active(m, j);
+            }
+            rk[m] = ranks[m];
+        }
+        s.putBooleans("ever_active", ever);
+        s.putBooleans("active", on);
+        s.putLongs("ranks", rk);
+        s.putBoolean("finalized", finalized);
+        s.putLong("observations", observations);
+        s.putLong("reallocations", reallocations);
+        s.putLongs("gate_n", gateN);
+        s.putDoubles("gate_sum", gateSum);
+        s.putDoubles("gate_sq", gateSq);
+        s.putDoubles("gate_min", gateMin);
+        s.putDoubles("gate_max", gateMax);
+    }
+
+    /** Puts back a state written by {@link #saveState} for the same adapters and configuration. */
+    public void restoreState(AllocatorState s) {
+        double[] ipt = s.doubles("exp_ipt", n * r);
+        double[] unc = s.doubles("exp_unc", n * r);
+        boolean[] ever = s.booleans("ever_active", n * r);
+        boolean[] on = s.booleans("active", n * r);
+        long[] rk = s.longs("ranks", n);
+        for (int m = 0; m < n; m++) {
+            float[] mask = adapters.get(m).componentMask();
+            int count = 0;
+            for (int j = 0; j < r; j++) {
+                count += on[m * r + j] ? 1 : 0;
+            }
+            if (count != rk[m] || (mask == null && count != r)) {
+                throw new UserInputException("checkpoint: allocator state of " + adapters.get(m).name()
+                        + " is inconsistent (rank " + rk[m] + ", " + count + " active components)");
+            }
+            for (int j = 0; j < r; j++) {
+                expIpt[m][j] = ipt[m * r + j];
+                expUnc[m][j] = unc[m * r + j];
+                everActive[m][j] = ever[m * r + j];
+                if (mask != null) {
+                    mask[j] = on[m * r + j] ? 1f : 0f;
+                }
+            }
+            ranks[m] = (int) rk[m];
+        }
+        finalized = s.getBoolean("finalized");
+        observations = s.getLong("observations");
+        reallocations = s.getLong("reallocations");
+        System.arraycopy(s.longs("gate_n", n), 0, gateN, 0, n);
+        System.arraycopy(s.doubles("gate_sum", n), 0, gateSum, 0, n);
+        System.arraycopy(s.doubles("gate_sq", n), 0, gateSq, 0, n);
+        System.arraycopy(s.doubles("gate_min", n), 0, gateMin, 0, n);
+        System.arraycopy(s.doubles("gate_max", n), 0, gateMax, 0, n);
+        snapshotHeld = false;
+    }
+
+    private double[] flatten(double[][] x) {
+        double[] f = new double[n * r];
+        for (int m = 0; m < n; m++) {
+            System.arraycopy(x[m], 0, f, m * r, r);
+        }
+        return f;
     }
 
     /** JSON has no NaN or infinity: such values are written as null. */

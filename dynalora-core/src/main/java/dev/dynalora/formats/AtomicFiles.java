@@ -98,6 +98,25 @@ public final class AtomicFiles {
     }
 
     /**
+     * Renames {@code source} over {@code target} in one atomic step and makes the rename durable: at every
+     * instant {@code target} is the old file or the new one. Both must be in the same folder (the same file
+     * system), as a file written by {@link #writeAtomically} beside its final name is.
+     *
+     * @throws UserInputException if the rename fails, naming both files
+     */
+    public static void replace(Path source, Path target) {
+        try {
+            Files.move(source, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UserInputException("cannot rename " + source + " to " + target + ": " + FormatErrors.describe(e), e);
+        }
+        Path dir = target.toAbsolutePath().normalize().getParent();
+        if (dir != null) {
+            syncDirectory(dir);
+        }
+    }
+
+    /**
      * Makes the rename durable. Opening a directory for reading and forcing it works on Linux and macOS; on
      * Windows (and some file systems) it throws, and there the rename is already durable or cannot be made
      * so, hence best effort.

@@ -3,6 +3,7 @@ package dev.dynalora.training;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.AdaLoraAllocator;
+import dev.dynalora.adapters.AllocatorState;
 import dev.dynalora.adapters.DynamicLoraAllocator;
 import dev.dynalora.adapters.DynamicLoraConfig;
 import dev.dynalora.adapters.LinearAdapter;
@@ -86,6 +87,16 @@ public final class AdaptiveHooks {
         public ObjectNode record(long step) {
             return alloc.allocationRecord(step);
         }
+
+        @Override
+        public void saveState(AllocatorState state) {
+            alloc.saveState(state);
+        }
+
+        @Override
+        public void restoreState(AllocatorState state) {
+            alloc.restoreState(state);
+        }
     }
 
     /** AdaLoRA in PEFT's order: orthogonal regulariser before clipping, update_and_allocate after the step. */
@@ -113,6 +124,16 @@ public final class AdaptiveHooks {
         @Override
         public ObjectNode record(long step) {
             return alloc.allocationRecord(step);
+        }
+
+        @Override
+        public void saveState(AllocatorState state) {
+            alloc.saveState(state);
+        }
+
+        @Override
+        public void restoreState(AllocatorState state) {
+            alloc.restoreState(state);
         }
     }
 }

@@ -8,14 +8,19 @@ import dev.dynalora.data.GlueTask;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.kernels.Kernels;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.UserInputException;
 import dev.dynalora.models.PeftAdapterIO;
 import dev.dynalora.models.PretrainedBert;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tokenize.TextTokenizer;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,8 +96,33 @@ public final class GlueTrainer {
 
     /** Trains the model built from this trainer's configuration (see {@link #build}). */
     public Map<String, Object> run(RunFolder run, Built built) {
+        run.writeConfig(config);
+        return train(run, built, false);
+    }
+
+    /**
+     * Continues the run in {@code run} from its checkpoint, with the model built from this trainer's
+     * configuration (the run's own, possibly with a new --lr, --max-grad-norm, --threads or --save-every).
+     * metrics.jsonl and allocation.jsonl are first cut back to where the checkpoint was taken, so that a run
+     * resumed with an unchanged configuration writes exactly the files an uninterrupted run writes (timings
+     * aside).
+     *
+     * @throws UserInputException if there is no checkpoint, the run has finished, or the checkpoint does not
+     *     fit the configuration and data
+     */
+    public Map<String, Object> resume(RunFolder run, Built built) {
+        if (!run.hasCheckpoint()) {
+            throw new UserInputException(run.dir() + " has no checkpoint to resume from (" + RunFolder.CHECKPOINT
+                    + " is written every --save-every steps and at each epoch end)");
+        }
+        if (run.finished()) {
+            throw new UserInputException("the run in " + run.dir() + " has already finished; nothing to resume");
+        }
+        return train(run, built, true);
+    }
+
+    private Map<String, Object> train(RunFolder run, Built built, boolean resume) {
         TrainConfig c = config;
-        run.writeConfig(c);
         GlueTask task = built.task();
         Path data = Path.of(c.data());
         List<Example> train = GlueReader.read(data, task, "train", c.trainLimit());
@@ -116,49 +146,59 @@ public final class GlueTrainer {
         stepper.setHooks(hooks);
         long trainableCount = MethodSetup.count(params);
         long totalCount = MethodSetup.count(model.allParams());
-        listener.started(total, train.size(), dev.size());
 
-        long step = 0;
-        long tokens = 0;
-        double trainSeconds = 0;
-        Map<String, Double> best = null;
-        Map<String, Double> last = null;
+        TrainingProgress p = new TrainingProgress();
+        if (resume) {
+            Checkpoint.Restored from = Checkpoint.restore(run.checkpoint(), params, opt, hooks, train.size(), total);
+            p = from.progress();
+            run.removeTemporaries();
+            for (String log : List.of(RunFolder.METRICS, RunFolder.ALLOCATION)) {
+                run.truncate(log, from.logSizes().getOrDefault(log, 0L));
+            }
+            recordChanges(run, from.config(), c, p.step);
+            run.writeConfig(c);
+        }
+        Checkpointer checkpoints = new Checkpointer(run, c, params, opt, hooks, train.size(), total, resume ? p.step : -1);
+        listener.started(total, train.size(), dev.size());
+        if (resume) {
+            listener.resumed(p.step);
+        }
+
         String primary = TaskMetrics.primary(task);
-        for (int epoch = 0; epoch < c.epochs(); epoch++) {
-            double lossSum = 0;
-            int lossCount = 0;
+        for (int epoch = p.epoch; epoch < c.epochs(); epoch++) {
             long windowTokens = 0;
             long windowStart = System.nanoTime();
-            for (int[] idx : BatchPlanner.trainBatches(trainSet.lengths(), c.batch(), c.seed(), epoch)) {
+            // The plan is a pure function of (seed, epoch): a resumed run recomputes it and skips what was done.
+            List<int[]> plan = BatchPlanner.trainBatches(trainSet.lengths(), c.batch(), c.seed(), epoch);
+            for (int bi = p.batchInEpoch; bi < plan.size(); bi++) {
+                int[] idx = plan.get(bi);
                 long t0 = System.nanoTime();
                 PaddedBatch b = trainSet.batch(idx);
-                float lr = schedule.lr(step);
-                ClassifierStep.Result r = stepper.step(kernels, b, trainSet.labels(idx), trainSet.targets(idx), lr, c.seed(), step);
-                trainSeconds += (System.nanoTime() - t0) / 1e9;
+                float lr = schedule.lr(p.step);
+                ClassifierStep.Result r = stepper.step(kernels, b, trainSet.labels(idx), trainSet.targets(idx), lr, c.seed(), p.step);
+                p.trainSeconds += (System.nanoTime() - t0) / 1e9;
                 long batchTokens = (long) b.batch() * b.seqLen();
-                tokens += batchTokens;
+                p.tokens += batchTokens;
                 windowTokens += batchTokens;
-                step++;
-                lossSum += r.loss();
-                lossCount++;
+                p.step++;
+                p.batchInEpoch = bi + 1;
+                p.lossSum += r.loss();
+                p.lossCount++;
+                long step = p.step;
                 if (!Float.isFinite(r.loss()) || !Double.isFinite(r.gradNorm())) {
-                    Map<String, Object> rec = new LinkedHashMap<>();
-                    rec.put("type", "diverged");
-                    rec.put("step", step);
-                    rec.put("loss", Float.toString(r.loss()));
-                    rec.put("grad_norm", Double.toString(r.gradNorm()));
-                    rec.put("lr", lr);
-                    run.append(RunFolder.METRICS, rec);
-                    throw new TrainingDivergedException(step, r.loss(), r.gradNorm());
+                    checkpoints.discardPending();
+                    throw diverged(run, step, "loss " + r.loss() + ", gradient norm " + r.gradNorm(), r.loss(), r.gradNorm(), lr,
+                            c.lr(), checkpoints.confirmedStep());
                 }
+                checkpoints.stepSucceeded();
                 if (step % c.logEvery() == 0 || step == total) {
                     double secs = (System.nanoTime() - windowStart) / 1e9;
                     double tps = windowTokens / Math.max(secs, 1e-9);
                     Map<String, Object> rec = new LinkedHashMap<>();
                     rec.put("type", "train");
                     rec.put("step", step);
-                    rec.put("epoch", epoch + (double) lossCount / stepsPerEpoch);
-                    rec.put("loss", lossSum / lossCount);
+                    rec.put("epoch", epoch + (double) p.lossCount / stepsPerEpoch);
+                    rec.put("loss", p.lossSum / p.lossCount);
                     rec.put("lr", lr);
                     rec.put("grad_norm", r.gradNorm());
                     rec.put("tokens_per_s", Math.round(tps));
@@ -167,27 +207,31 @@ public final class GlueTrainer {
                     if (alloc != null) {
                         run.append(RunFolder.ALLOCATION, alloc);
                     }
-                    listener.step(step, (float) (lossSum / lossCount), lr, tps);
+                    listener.step(step, (float) (p.lossSum / p.lossCount), lr, tps);
                     windowTokens = 0;
                     windowStart = System.nanoTime();
+                }
+                // The last batch of an epoch is saved after its evaluation, below.
+                if (c.saveEvery() > 0 && step % c.saveEvery() == 0 && bi + 1 < plan.size()) {
+                    save(checkpoints, run, p, lr, c.lr());
                 }
             }
             listener.evaluating(epoch + 1, dev.size());
             Map<String, Double> metrics = evaluate(kernels, model, task, devSet, Math.max(c.batch(), 32));
-            last = metrics;
-            if (best == null || metrics.get(primary) > best.get(primary)) {
-                best = metrics;
-            }
+            p.evaluated(metrics, primary);
             Map<String, Object> rec = new LinkedHashMap<>();
             rec.put("type", "eval");
             rec.put("epoch", epoch + 1);
-            rec.put("step", step);
+            rec.put("step", p.step);
             rec.put("split", devSplit);
-            rec.put("train_loss", lossSum / Math.max(1, lossCount));
+            rec.put("train_loss", p.lossSum / Math.max(1, p.lossCount));
             rec.put("metrics", metrics);
             run.append(RunFolder.METRICS, rec);
             listener.evaluated(epoch + 1, metrics);
+            p.endEpoch();
+            save(checkpoints, run, p, schedule.lr(p.step - 1), c.lr());
         }
+        checkpoints.finish();
         run.saveTrainable(params);
         String adapterExport = exportAdapter(run, built, c, hooks);
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -199,12 +243,68 @@ public final class GlueTrainer {
         summary.put("active_trainable_params", ActiveParams.count(model, params));
         summary.put("adapter_export", adapterExport);
         summary.put("total_params", totalCount);
-        summary.put("steps", step);
-        summary.put("train_time_s", Math.round(trainSeconds * 10) / 10.0);
-        summary.put("tokens_per_s", Math.round(tokens / Math.max(trainSeconds, 1e-9)));
-        summary.put("best", best);
-        summary.put("final", last);
+        summary.put("steps", p.step);
+        summary.put("train_time_s", Math.round(p.trainSeconds * 10) / 10.0);
+        summary.put("tokens_per_s", Math.round(p.tokens / Math.max(p.trainSeconds, 1e-9)));
+        summary.put("best", p.best);
+        summary.put("final", p.last);
         run.append(RunFolder.METRICS, summary);
         return summary;
+    }
+
+    /** Checkpoints the state after step {@code p.step}; a state gone non-finite stops the run as diverged. */
+    private static void save(Checkpointer checkpoints, RunFolder run, TrainingProgress p, float lr, float peakLr) {
+        String bad = checkpoints.save(p);
+        if (bad != null) {
+            throw diverged(run, p.step, "non-finite values in " + bad, Float.NaN, Double.NaN, lr, peakLr,
+                    checkpoints.confirmedStep());
+        }
+    }
+
+    /** Logs the diverged record (never a checkpoint) and builds the error the run stops with. */
+    private static TrainingDivergedException diverged(RunFolder run, long step, String what, float loss, double gradNorm,
+                                                      float lr, float peakLr, long checkpointStep) {
+        Map<String, Object> rec = new LinkedHashMap<>();
+        rec.put("type", "diverged");
+        rec.put("step", step);
+        rec.put("loss", Float.toString(loss));
+        rec.put("grad_norm", Double.toString(gradNorm));
+        rec.put("lr", Float.isFinite(lr) ? lr : null);
+        rec.put("reason", what);
+        rec.put("checkpoint_step", checkpointStep < 0 ? null : checkpointStep);
+        run.append(RunFolder.METRICS, rec);
+        return new TrainingDivergedException(step, what, checkpointStep, run.dir(), peakLr);
+    }
+
+    /**
+     * A "resumed" record when a resume changes the configuration (a lower --lr after a divergence, another
+     * --threads), so that metrics.jsonl tells which steps ran with what; nothing when nothing changed, so an
+     * interrupted and resumed run leaves the same files as an uninterrupted one.
+     */
+    private static void recordChanges(RunFolder run, JsonNode before, TrainConfig after, long step) {
+        JsonNode now;
+        try {
+            // Through text, as the checkpoint's copy went: a float and the double read back are different nodes.
+            now = RunFolder.JSON.readTree(RunFolder.JSON.writeValueAsString(after));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // cannot happen for a record of plain values
+        }
+        Map<String, Object> changes = new LinkedHashMap<>();
+        for (Iterator<String> it = now.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!now.get(k).equals(before.get(k))) {
+                Map<String, Object> change = new LinkedHashMap<>();
+                change.put("from", before.get(k));
+                change.put("to", now.get(k));
+                changes.put(k, change);
+            }
+        }
+        if (!changes.isEmpty()) {
+            Map<String, Object> rec = new LinkedHashMap<>();
+            rec.put("type", "resumed");
+            rec.put("step", step);
+            rec.put("changed", changes);
+            run.append(RunFolder.METRICS, rec);
+        }
     }
 }

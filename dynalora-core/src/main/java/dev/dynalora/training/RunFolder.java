@@ -11,6 +11,7 @@ import dev.dynalora.tensor.Tensor;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,13 +24,20 @@ import java.util.stream.Stream;
 /**
  * The files of a run folder: run_config.json (the resolved configuration), metrics.jsonl (one JSON object
  * per line: train steps, evaluations, summary), allocation.jsonl (adaptive methods), trainable.safetensors
- * (every trained tensor under its internal name, for eval and predict) and the PEFT adapter files.
+ * (every trained tensor under its internal name, for eval and predict), the PEFT adapter files, and
+ * checkpoint.safetensors (the state to resume from, see {@link Checkpoint}).
  */
 public final class RunFolder {
     public static final String CONFIG = "run_config.json";
     public static final String METRICS = "metrics.jsonl";
     public static final String ALLOCATION = "allocation.jsonl";
     public static final String TRAINABLE = "trainable.safetensors";
+    public static final String CHECKPOINT = "checkpoint.safetensors";
+    /** A checkpoint written but not yet confirmed good by a following step (see {@link Checkpointer}). */
+    public static final String PENDING_CHECKPOINT = "checkpoint.pending.safetensors";
+    /** Every file a training run writes (what --overwrite replaces). */
+    static final List<String> FILES = List.of(CONFIG, METRICS, ALLOCATION, TRAINABLE, CHECKPOINT, PENDING_CHECKPOINT,
+            "adapter_config.json", "adapter_model.safetensors");
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     static final ObjectMapper JSON_LINE = new ObjectMapper();
@@ -59,7 +67,7 @@ public final class RunFolder {
                     throw new UserInputException("run folder " + dir + " already exists and is not empty; choose another --out or pass --overwrite");
                 }
                 if (!empty) {
-                    for (String f : List.of(CONFIG, METRICS, ALLOCATION, TRAINABLE, "adapter_config.json", "adapter_model.safetensors")) {
+                    for (String f : FILES) {
                         Files.deleteIfExists(dir.resolve(f));
                     }
                 }
@@ -105,6 +113,104 @@ public final class RunFolder {
             w.write('\n');
         } catch (IOException e) {
             throw new UserInputException("cannot write " + dir.resolve(file) + ": " + e.getMessage());
+        }
+    }
+
+    public Path checkpoint() {
+        return dir.resolve(CHECKPOINT);
+    }
+
+    public Path pendingCheckpoint() {
+        return dir.resolve(PENDING_CHECKPOINT);
+    }
+
+    public boolean hasCheckpoint() {
+        return Files.isRegularFile(checkpoint());
+    }
+
+    /** The length of one of the run's files in bytes; 0 if it does not exist yet. */
+    public long size(String file) {
+        try {
+            Path f = dir.resolve(file);
+            return Files.exists(f) ? Files.size(f) : 0;
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + dir.resolve(file) + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Forces what was appended to a log file onto the disk. Done before a checkpoint records the log's length,
+     * so that after a crash (even a power cut) the log is at least that long and can be cut back to it.
+     */
+    public void sync(String file) {
+        Path f = dir.resolve(file);
+        if (!Files.exists(f)) {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        } catch (IOException e) {
+            throw new UserInputException("cannot write " + f + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Cuts a log file back to {@code bytes}: what an interrupted run appended after its last checkpoint is
+     * dropped, so the resumed run's lines follow on as an uninterrupted run's would. Idempotent, so a crash
+     * during a resume is harmless.
+     */
+    public void truncate(String file, long bytes) {
+        Path f = dir.resolve(file);
+        long size = size(file);
+        if (size < bytes) {
+            throw new UserInputException(f + " has " + size + " bytes but the checkpoint was taken at " + bytes
+                    + "; the run folder was modified, cannot resume");
+        }
+        if (size == bytes) {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+            ch.truncate(bytes);
+            ch.force(true);
+        } catch (IOException e) {
+            throw new UserInputException("cannot write " + f + ": " + e.getMessage());
+        }
+    }
+
+    /** Whether metrics.jsonl ends with the summary record, which a run writes last. */
+    public boolean finished() {
+        Path f = dir.resolve(METRICS);
+        if (!Files.isRegularFile(f)) {
+            return false;
+        }
+        try {
+            List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                if (!lines.get(i).isBlank()) {
+                    return "summary".equals(JSON_LINE.readTree(lines.get(i)).path("type").asText());
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return false; // an unreadable or torn last line: certainly not a finished run
+        }
+    }
+
+    /**
+     * Deletes the temporary files a kill during an atomic write of one of the run's files leaves behind
+     * (AtomicFiles names them ".NAME.RANDOM.tmp"); they never hold anything the run needs.
+     */
+    public void removeTemporaries() {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                boolean ours = FILES.stream().anyMatch(f -> n.startsWith("." + f + "."));
+                if (ours && n.endsWith(".tmp") && Files.isRegularFile(p)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new UserInputException("cannot clean up " + dir + ": " + e.getMessage());
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.dynalora.training;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.adapters.AllocatorState;
 
 /**
  * What an adaptive method (AdaLoRA, Dynamic LoRA) does around each optimizer step. The trainer calls these
@@ -24,6 +25,14 @@ public interface StepHooks {
     /** One allocation.jsonl record for this step, or null when this method keeps none. */
     default ObjectNode record(long step) {
         return null;
+    }
+
+    /** Adds what the method has learned or counted between steps to a checkpoint (nothing by default). */
+    default void saveState(AllocatorState state) {
+    }
+
+    /** Puts back what {@link #saveState} stored, when a run resumes from a checkpoint. */
+    default void restoreState(AllocatorState state) {
     }
 
     StepHooks NONE = new StepHooks() {

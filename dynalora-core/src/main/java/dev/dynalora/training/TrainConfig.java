@@ -31,6 +31,7 @@ public record TrainConfig(
         int trainLimit,
         int evalLimit,
         int logEvery,
+        int saveEvery,
         AdaptiveOptions adaptive) {
 
     public void validate() {
@@ -45,7 +46,18 @@ public record TrainConfig(
         require(maxGradNorm >= 0, "--max-grad-norm must be >= 0");
         require(trainLimit >= 0 && evalLimit >= 0, "--limit values must be >= 0");
         require(logEvery >= 1, "--log-every must be at least 1");
+        require(saveEvery >= 0, "--save-every must be >= 0 (0: checkpoints at epoch ends only)");
         require(adaptive != null, "adaptive options missing");
+    }
+
+    /**
+     * This configuration with the settings a resumed run may change: they steer how the rest of the run goes
+     * (a lower learning rate after a divergence, another machine's cores), not what model or data it has.
+     */
+    public TrainConfig withResumeSettings(float lr, float maxGradNorm, int threads, int saveEvery) {
+        return new TrainConfig(model, task, data, method, rank, alpha, targets, rsLora, loraDropout, epochs, batch, lr,
+                maxLen, seed, threads, warmupRatio, weightDecay, maxGradNorm, trainLimit, evalLimit, logEvery, saveEvery,
+                adaptive);
     }
 
     private static void require(boolean ok, String message) {

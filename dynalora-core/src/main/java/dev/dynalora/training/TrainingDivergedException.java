@@ -2,13 +2,31 @@ package dev.dynalora.training;
 
 import dev.dynalora.UserInputException;
 
+import java.nio.file.Path;
+import java.util.Locale;
+
 /**
- * The loss or the gradient became NaN or infinite. Reported to the user as a one-line error naming the step
- * (usually the learning rate is too high); the run folder keeps its record in metrics.jsonl.
+ * The loss, the gradient or the weights became NaN or infinite. Reported to the user as a one-line error
+ * naming the step (usually the learning rate is too high) and what to do next: the run folder keeps its
+ * record in metrics.jsonl, and its last checkpoint, taken before the blow-up and never replaced by the
+ * diverged state, can be resumed with a lower learning rate.
  */
 public final class TrainingDivergedException extends UserInputException {
-    public TrainingDivergedException(long step, float loss, double gradNorm) {
-        super("training diverged at step " + step + ": loss " + loss + ", gradient norm " + gradNorm
-                + "; lower --lr (or --max-grad-norm) and try again");
+    /**
+     * @param what           what went non-finite, e.g. "loss NaN, gradient norm Infinity"
+     * @param checkpointStep the step of the run's last good checkpoint, or -1 when there is none
+     */
+    public TrainingDivergedException(long step, String what, long checkpointStep, Path runDir, float peakLr) {
+        super("training diverged at step " + step + " (" + what + "); " + advice(checkpointStep, runDir, peakLr));
+    }
+
+    private static String advice(long checkpointStep, Path runDir, float peakLr) {
+        String lower = String.format(Locale.ROOT, "%.0e", peakLr / 10);
+        if (checkpointStep < 0) {
+            return "no checkpoint was taken yet: start again with a lower --lr (e.g. " + lower
+                    + ") or --max-grad-norm and --overwrite";
+        }
+        return "the checkpoint of step " + checkpointStep + " is kept and can be resumed with a lower learning rate:"
+                + " dynalora train --resume --out " + runDir + " --lr " + lower;
     }
 }

@@ -7,6 +7,10 @@ public interface TrainingListener {
     default void started(long totalSteps, int trainExamples, int evalExamples) {
     }
 
+    /** A resumed run continues after {@code step} steps (called right after {@link #started}). */
+    default void resumed(long step) {
+    }
+
     default void step(long step, float loss, float lr, double tokensPerSecond) {
     }
 

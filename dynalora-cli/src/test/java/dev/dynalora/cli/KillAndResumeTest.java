@@ -1,0 +1,199 @@
+package dev.dynalora.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.formats.SafetensorsReader;
+import dev.dynalora.training.Checkpoint;
+import dev.dynalora.training.RunFolder;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Crash safety for real: a training run in a child JVM is killed with SIGKILL (no shutdown hook, no flush)
+ * at a random step after its first checkpoint, resumed with {@code train --resume} in another child JVM, and
+ * must end with the very files of an uninterrupted run with the same seed and thread count: trained tensors
+ * and PEFT adapter bit for bit, metrics.jsonl and allocation.jsonl line for line (timings aside). LoRA, and
+ * Dynamic LoRA, whose allocator carries importance averages, masks and gate statistics across the kill.
+ */
+class KillAndResumeTest {
+    static final int TOTAL_STEPS = 80; // 160 examples / batch 4, 2 epochs
+    static final Pattern TRAIN_STEP = Pattern.compile("^\\{\"type\":\"train\",\"step\":(\\d+),.*}$");
+
+    @TempDir
+    static Path dir;
+    static Path model;
+
+    @BeforeAll
+    static void tinyModel() throws IOException {
+        model = TinyModel.create(dir.resolve("tiny-bert"));
+    }
+
+    static List<String> trainArgs(String method, Path out) {
+        return List.of("train", "--model", model.toString(), "--task", "mrpc",
+                "--data", CliRunner.shared().resolve("glue").toString(), "--method", method, "--out", out.toString(),
+                "--limit", "160", "--eval-limit", "16", "--epochs", "2", "--batch", "4", "--max-len", "32",
+                "--lr", "3e-3", "--seed", "5", "--threads", "2", "--log-every", "1", "--save-every", "5",
+                "--t-init", "8", "--t-final", "16", "--delta-t", "4");
+    }
+
+    @Test
+    void loraKilledAndResumedEqualsUninterrupted() throws Exception {
+        killResumeAndCompare("lora");
+    }
+
+    @Test
+    void dynamicLoraKilledAndResumedEqualsUninterrupted() throws Exception {
+        killResumeAndCompare("dynamic");
+    }
+
+    void killResumeAndCompare(String method) throws Exception {
+        Path reference = dir.resolve(method + "-uninterrupted");
+        CliRunner.Result r = CliRunner.run(trainArgs(method, reference).toArray(new String[0]));
+        assertEquals(0, r.exit(), r.err());
+
+        Path killed = dir.resolve(method + "-killed");
+        long seed = System.nanoTime();
+        String at = killAtRandomStep(killed, trainArgs(method, killed), new Random(seed));
+        Path log = dir.resolve(method + "-resume.log");
+        Process resume = child(List.of("train", "--resume", "--out", killed.toString()), log);
+        if (!resume.waitFor(180, TimeUnit.SECONDS)) {
+            resume.destroyForcibly();
+            fail("resume did not finish in 180 s: " + Files.readString(log));
+        }
+        assertEquals(0, resume.exitValue(), at + "; resume failed: " + Files.readString(log));
+
+        for (String f : List.of(RunFolder.TRAINABLE, "adapter_model.safetensors")) {
+            assertSameTensors(reference.resolve(f), killed.resolve(f), at);
+        }
+        assertEquals(withoutTimings(reference.resolve(RunFolder.METRICS)), withoutTimings(killed.resolve(RunFolder.METRICS)), at);
+        Path allocation = reference.resolve(RunFolder.ALLOCATION);
+        assertEquals(method.equals("dynamic"), Files.exists(allocation));
+        if (Files.exists(allocation)) {
+            assertEquals(Files.readAllLines(allocation), Files.readAllLines(killed.resolve(RunFolder.ALLOCATION)), at);
+        }
+        assertFalse(Files.exists(killed.resolve(RunFolder.PENDING_CHECKPOINT)));
+    }
+
+    /**
+     * Starts the run in a child JVM, waits for its first checkpoint, then for a random later step (by its
+     * progress in metrics.jsonl, not by the clock, so the kill lands mid-run on fast and slow machines alike)
+     * plus a few random milliseconds, and kills it with SIGKILL. Returns a description for failure messages.
+     */
+    static String killAtRandomStep(Path out, List<String> args, Random random) throws Exception {
+        Path log = out.resolveSibling(out.getFileName() + ".log");
+        Process p = child(args, log);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
+            while (!Files.exists(checkpoint)) {
+                waitABit(p, deadline, log);
+            }
+            long first = Checkpoint.step(checkpoint);
+            long target = first + 1 + random.nextInt((int) Math.max(1, TOTAL_STEPS * 3 / 4 - first));
+            while (lastLoggedStep(out) < target) {
+                waitABit(p, deadline, log);
+            }
+            Thread.sleep(random.nextInt(15));
+            assertTrue(p.isAlive(), "the run finished before it could be killed: " + Files.readString(log));
+            p.destroyForcibly(); // SIGKILL on Linux
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        } finally {
+            if (p.isAlive()) {
+                p.destroyForcibly();
+            }
+        }
+        assertNotEquals(0, p.exitValue(), "a killed process cannot succeed");
+        long logged = lastLoggedStep(out);
+        long resumeFrom = Checkpoint.step(out.resolve(RunFolder.CHECKPOINT));
+        String at = "killed after step " + logged + ", checkpoint of step " + resumeFrom;
+        assertTrue(resumeFrom > 0 && resumeFrom <= logged, at);
+        assertFalse(Files.readString(out.resolve(RunFolder.METRICS)).contains("\"summary\""), at);
+        System.out.println(out.getFileName() + ": " + at);
+        return at;
+    }
+
+    /** The JVM running this test, with its class path, running the dynalora command. */
+    static Process child(List<String> args, Path log) throws IOException {
+        String java = ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-Xmx512m",
+                "-XX:+UseSerialGC", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static void waitABit(Process p, long deadline, Path log) throws Exception {
+        if (!p.isAlive()) {
+            fail("the training run ended before it was killed (exit " + p.exitValue() + "): " + Files.readString(log));
+        }
+        if (System.nanoTime() > deadline) {
+            fail("the training run made no progress in 180 s: " + Files.readString(log));
+        }
+        Thread.sleep(2);
+    }
+
+    /** The last step with a complete train line in metrics.jsonl (the writer may be mid-line). */
+    static long lastLoggedStep(Path run) throws IOException {
+        Path f = run.resolve(RunFolder.METRICS);
+        long last = 0;
+        if (Files.exists(f)) {
+            for (String line : Files.readAllLines(f)) {
+                Matcher m = TRAIN_STEP.matcher(line);
+                if (m.matches()) {
+                    last = Long.parseLong(m.group(1));
+                }
+            }
+        }
+        return last;
+    }
+
+    static List<String> withoutTimings(Path metrics) throws IOException {
+        ObjectMapper om = new ObjectMapper();
+        List<String> out = new ArrayList<>();
+        for (String line : Files.readAllLines(metrics)) {
+            ObjectNode n = (ObjectNode) om.readTree(line);
+            n.remove(List.of("tokens_per_s", "train_time_s"));
+            out.add(n.toString());
+        }
+        return out;
+    }
+
+    /** Same tensor names and bit-identical values (compared as raw bits, so NaN == NaN and 0 != -0). */
+    static void assertSameTensors(Path expected, Path actual, String context) {
+        try (SafetensorsReader a = SafetensorsReader.open(expected); SafetensorsReader b = SafetensorsReader.open(actual)) {
+            assertEquals(a.names(), b.names(), context);
+            for (String name : a.names()) {
+                float[] x = a.readFloat(name);
+                float[] y = b.readFloat(name);
+                assertArrayEquals(bits(x), bits(y), name + " differs; " + context);
+            }
+        }
+    }
+
+    private static int[] bits(float[] a) {
+        int[] b = new int[a.length];
+        for (int i = 0; i < a.length; i++) {
+            b[i] = Float.floatToRawIntBits(a[i]);
+        }
+        return b;
+    }
+}
