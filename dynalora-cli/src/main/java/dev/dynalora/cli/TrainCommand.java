@@ -168,7 +168,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new UserInputException("missing " + String.join(", ", missing) + " (or pass --resume to continue the run in --out)");
         }
         Method m = Method.parse(method);
-        float peak = lr != null ? lr : (m == Method.FULL ? 5e-5f : 5e-4f);
+        float peak = lr != null ? lr : (float) m.defaultLearningRate();
         TrainConfig c = new TrainConfig(model.toAbsolutePath().toString(), task, data.toAbsolutePath().toString(), m.cliName(),
                 rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),
                 warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery,
