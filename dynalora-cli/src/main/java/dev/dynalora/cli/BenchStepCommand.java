@@ -53,10 +53,22 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--no-dropout", description = "Disable hidden dropout (the PyTorch reference has none).")
     boolean noDropout;
 
-    @Override
-    public Integer call() throws Exception {
-        opts.validate();
-        Method m = Method.parse(method);
+    @Option(names = "--paired-with", paramLabel = "METHOD", description = "Also build a second model with METHOD and "
+            + "alternate steps of the two in this process; adds paired_ms_per_step and overhead_pct (median over the pairs "
+            + "of this method's step time over METHOD's, minus one).")
+    String pairedWith;
+
+    /** One model, its trainable parameters and its training step. */
+    private double timeStep(Setup st, CpuKernels k, PaddedBatch b, int[] labels, int s) {
+        long t0 = System.nanoTime();
+        st.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout);
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
+    private record Setup(Method method, List<Param> params, ClassifierStep step, int vocab) {
+    }
+
+    private Setup build(Method m) {
         SequenceClassifier model = PretrainedBert.loadClassifier(opts.model, 2, opts.seed);
         LoraConfig lora = m.usesAdapters() ? LoraConfig.of(rank, alpha, targets, false, 0f, opts.seed) : null;
         AdaptiveOptions d = AdaptiveOptions.defaults(rank);
@@ -66,24 +78,46 @@ final class BenchStepCommand implements Callable<Integer> {
         ClassifierStep step = new ClassifierStep(model, params, new AdamW(params, 0.01f), 1.0);
         // The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost.
         step.setHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
+        return new Setup(m, params, step, model.encoder().config().vocabSize());
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        opts.validate();
+        Method m = Method.parse(method);
+        Setup main = build(m);
+        // Paired mode: the machine's speed drifts by tens of percent over seconds (a shared VM), which swamps a
+        // difference of a few percent between two separate runs. Alternating the two methods step by step in
+        // one process (and which goes first in each pair) lets each pair see the same conditions.
+        Setup other = pairedWith != null ? build(Method.parse(pairedWith)) : null;
         int rows = opts.batch * opts.seq;
-        int[] ids = BenchSupport.randomIds(rows, model.encoder().config().vocabSize(), opts.seed);
+        int[] ids = BenchSupport.randomIds(rows, main.vocab(), opts.seed);
         int[] mask = new int[rows];
         Arrays.fill(mask, 1);
         PaddedBatch b = new PaddedBatch(opts.batch, opts.seq, ids, new int[rows], mask);
         int[] labels = new SplittableRandom(opts.seed + 1).ints(opts.batch, 0, 2).toArray();
         double[] times = new double[opts.steps];
+        double[] otherTimes = new double[opts.steps];
+        double[] pairRatios = new double[opts.steps];
         float loss = 0;
         try (CpuKernels k = threads.kernels()) {
             for (int s = 0; s < opts.warmup + opts.steps; s++) {
+                boolean otherFirst = other != null && s % 2 == 1;
+                double to = otherFirst ? timeStep(other, k, b, labels, s) : 0;
                 long t0 = System.nanoTime();
-                loss = step.step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss();
-                long t1 = System.nanoTime();
+                loss = main.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss();
+                double t = (System.nanoTime() - t0) / 1e6;
+                if (other != null && !otherFirst) {
+                    to = timeStep(other, k, b, labels, s);
+                }
                 if (s >= opts.warmup) {
-                    times[s - opts.warmup] = (t1 - t0) / 1e6;
+                    times[s - opts.warmup] = t;
+                    otherTimes[s - opts.warmup] = to;
+                    pairRatios[s - opts.warmup] = t / to;
                 }
             }
         }
+        List<Param> params = main.params();
         double ms = BenchSupport.median(times);
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("engine", "dynalora");
@@ -101,6 +135,12 @@ final class BenchStepCommand implements Callable<Integer> {
         o.put("tokens_per_s", BenchSupport.round(rows / ms * 1000, 1));
         o.put("peak_rss_mb", BenchSupport.peakRssMb());
         o.put("final_loss", BenchSupport.round(loss, 4));
+        if (other != null) {
+            o.put("paired_method", other.method().cliName());
+            o.put("paired_ms_per_step", BenchSupport.round(BenchSupport.median(otherTimes), 2));
+            o.put("overhead_pct", BenchSupport.round((BenchSupport.median(pairRatios) - 1) * 100, 3));
+            o.put("pairs", opts.steps);
+        }
         System.out.println(o);
         return 0;
     }

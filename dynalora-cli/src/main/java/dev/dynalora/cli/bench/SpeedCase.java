@@ -68,6 +68,9 @@ public enum SpeedCase {
             a.addAll(shape);
             a.addAll(adapter);
             a.add("--no-dropout"); // the reference has no dropout
+            if (step == Step.DYNAMIC) {
+                a.addAll(List.of("--paired-with", "lora")); // the overhead, measured step by step in one process
+            }
         }
         a.add("--json");
         return ChildJava.command(mainClass, a);

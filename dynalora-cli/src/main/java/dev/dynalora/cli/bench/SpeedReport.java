@@ -65,8 +65,16 @@ public final class SpeedReport {
         return figures(ours).tokensPerS() / figures(theirs).tokensPerS();
     }
 
-    /** Dynamic LoRA's step time over LoRA's minus one, in %, for each round. */
+    /**
+     * Dynamic LoRA's step time over LoRA's minus one, in %, for each round: the in-process figure of the Dynamic
+     * LoRA run ({@code overhead_pct} of bench step --paired-with lora, median over steps alternated with LoRA
+     * steps) when it has one, else the ratio of the two runs' medians.
+     */
     public double[] dynamicOverheadPerRound() {
+        List<ObjectNode> dl = lines.get(SpeedCase.DYNAMIC_DYNALORA);
+        if (pairedOverhead()) {
+            return dl.stream().mapToDouble(o -> o.get("overhead_pct").asDouble()).toArray();
+        }
         double[] lora = figures(SpeedCase.LORA_DYNALORA).msPerRound();
         double[] dyn = figures(SpeedCase.DYNAMIC_DYNALORA).msPerRound();
         double[] o = new double[Math.min(lora.length, dyn.length)];
@@ -74,6 +82,12 @@ public final class SpeedReport {
             o[i] = (dyn[i] / lora[i] - 1) * 100;
         }
         return o;
+    }
+
+    /** Whether every Dynamic LoRA run measured its overhead in process (bench step --paired-with lora). */
+    boolean pairedOverhead() {
+        List<ObjectNode> dl = lines.get(SpeedCase.DYNAMIC_DYNALORA);
+        return !dl.isEmpty() && dl.stream().allMatch(o -> o.hasNonNull("overhead_pct"));
     }
 
     public double dynamicOverheadPct() {
@@ -171,10 +185,12 @@ public final class SpeedReport {
                 ratio(SpeedCase.Step.FORWARD), ratio(SpeedCase.Step.LORA)));
         StringBuilder per = new StringBuilder();
         for (double v : dynamicOverheadPerRound()) {
-            per.append(per.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%+.1f%%", v));
+            per.append(per.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%+.2f%%", v));
         }
-        b.append(String.format(Locale.ROOT, "- Dynamic LoRA step over LoRA step: **%+.1f%%** (median; rounds: %s)%n",
-                dynamicOverheadPct(), per));
+        b.append(String.format(Locale.ROOT, "- Dynamic LoRA step over LoRA step: **%+.2f%%** (median over rounds: %s; %s)%n",
+                dynamicOverheadPct(), per, pairedOverhead()
+                        ? "in each round the median over steps of the two methods alternated in one process"
+                        : "each round from the two runs' medians"));
         b.append(String.format(Locale.ROOT, "- MFU = model FLOPs per step / time / (threads %d x %s GFLOP/s per core); "
                 + "FLOPs: matrix products only (dev.dynalora.cli.bench.FlopModel)%n", s.threads(), trim(s.peakGflopsPerCore())));
         return b.toString();

@@ -65,7 +65,7 @@ class SpeedReportTest {
         assertTrue(md.contains("| forward (inference) | dynalora | 110.0 | 900.0 | 950 | 2.00 | 9.1% |"), md);
         assertTrue(md.contains("| LoRA r=8 query,value training step | PyTorch | 395.0 | 255.0 | 2100 | 6.00 | 7.6% |"), md);
         assertTrue(md.contains("forward **1.64x**, LoRA step **1.28x**"), md);
-        assertTrue(md.contains("**+5.0%** (median; rounds: +10.0%, +0.0%)"), md);
+        assertTrue(md.contains("**+5.00%** (median over rounds: +10.00%, +0.00%;"), md);
         ObjectNode j = r.toJson();
         assertEquals(1.636, j.get("forward").get("ratio_tokens_per_s").asDouble(), 1e-9);
         assertEquals(5.0, j.get("dynamic_step").get("overhead_vs_lora_pct").asDouble(), 1e-9);
