@@ -59,10 +59,17 @@ final class BenchStepCommand implements Callable<Integer> {
     String pairedWith;
 
     /** One model, its trainable parameters and its training step. */
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    private double lastCpuMs;
+
     private double timeStep(Setup st, CpuKernels k, PaddedBatch b, int[] labels, int s) {
+        long c0 = OS.getProcessCpuTime();
         long t0 = System.nanoTime();
         st.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout);
-        return (System.nanoTime() - t0) / 1e6;
+        double ms = (System.nanoTime() - t0) / 1e6;
+        lastCpuMs = (OS.getProcessCpuTime() - c0) / 1e6;
+        return ms;
     }
 
     private record Setup(Method method, List<Param> params, ClassifierStep step, int vocab) {
@@ -99,21 +106,27 @@ final class BenchStepCommand implements Callable<Integer> {
         double[] times = new double[opts.steps];
         double[] otherTimes = new double[opts.steps];
         double[] pairRatios = new double[opts.steps];
+        double[] cpuRatios = new double[opts.steps];
         float loss = 0;
         try (CpuKernels k = threads.kernels()) {
             for (int s = 0; s < opts.warmup + opts.steps; s++) {
                 boolean otherFirst = other != null && s % 2 == 1;
                 double to = otherFirst ? timeStep(other, k, b, labels, s) : 0;
+                double co = lastCpuMs;
+                long c0 = OS.getProcessCpuTime();
                 long t0 = System.nanoTime();
                 loss = main.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss();
                 double t = (System.nanoTime() - t0) / 1e6;
+                double c = (OS.getProcessCpuTime() - c0) / 1e6;
                 if (other != null && !otherFirst) {
                     to = timeStep(other, k, b, labels, s);
+                    co = lastCpuMs;
                 }
                 if (s >= opts.warmup) {
                     times[s - opts.warmup] = t;
                     otherTimes[s - opts.warmup] = to;
                     pairRatios[s - opts.warmup] = t / to;
+                    cpuRatios[s - opts.warmup] = c / co;
                 }
             }
         }
@@ -140,6 +153,15 @@ final class BenchStepCommand implements Callable<Integer> {
             o.put("paired_ms_per_step", BenchSupport.round(BenchSupport.median(otherTimes), 2));
             o.put("overhead_pct", BenchSupport.round((BenchSupport.median(pairRatios) - 1) * 100, 3));
             o.put("pairs", opts.steps);
+            com.fasterxml.jackson.databind.node.ArrayNode per = o.putArray("overhead_pct_per_pair");
+            for (double r : pairRatios) {
+                per.add(BenchSupport.round((r - 1) * 100, 2));
+            }
+            o.put("cpu_overhead_pct", BenchSupport.round((BenchSupport.median(cpuRatios) - 1) * 100, 3));
+            com.fasterxml.jackson.databind.node.ArrayNode cper = o.putArray("cpu_overhead_pct_per_pair");
+            for (double r : cpuRatios) {
+                cper.add(BenchSupport.round((r - 1) * 100, 2));
+            }
         }
         System.out.println(o);
         return 0;

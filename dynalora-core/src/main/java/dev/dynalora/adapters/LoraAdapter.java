@@ -256,7 +256,7 @@ public final class LoraAdapter implements LinearAdapter {
         ensure(rows, batch.batch());
         compact();
         if (gateW != null) {
-            computeGates(x, batch);
+            computeGates(k, x, batch);
         }
         if (ra == 0) {
             return; // no active component: the adapter adds nothing
@@ -282,43 +282,52 @@ public final class LoraAdapter implements LinearAdapter {
         k.sgemm(false, true, rows, out, ra, 1f, us, 0, ra, bv, 0, ra, 1f, y, 0, out);
     }
 
-    /** gate[e] = 2 sigmoid(w . rmsnorm(mean of example e's real tokens) + b). */
-    private void computeGates(float[] x, TokenBatch batch) {
+    /**
+     * gate[e] = 2 sigmoid(w . rmsnorm(mean of example e's real tokens) + b). Examples are independent, so they
+     * are spread over the threads (each example's arithmetic is the same whatever the split).
+     */
+    private void computeGates(Kernels k, float[] x, TokenBatch batch) {
+        gateCount = batch.batch();
+        k.parallelFor(batch.batch(), (from, to) -> {
+            for (int e = from; e < to; e++) {
+                computeGate(x, batch, e);
+            }
+        });
+    }
+
+    private void computeGate(float[] x, TokenBatch batch, int e) {
         int t = batch.seqLen();
         int[] am = batch.attentionMask();
         float[] w = gateW.data();
         float bias = gateB.data()[0];
-        gateCount = batch.batch();
-        for (int e = 0; e < batch.batch(); e++) {
-            int off = e * in;
-            Arrays.fill(normed, off, off + in, 0f);
-            int c = 0;
-            for (int s = 0; s < t; s++) {
-                if (am[e * t + s] == 0) {
-                    continue;
-                }
-                c++;
-                int xo = (e * t + s) * in;
-                for (int j = 0; j < in; j++) {
-                    normed[off + j] += x[xo + j];
-                }
+        int off = e * in;
+        Arrays.fill(normed, off, off + in, 0f);
+        int c = 0;
+        for (int s = 0; s < t; s++) {
+            if (am[e * t + s] == 0) {
+                continue;
             }
-            counts[e] = c;
-            double ss = 0;
-            float invC = c == 0 ? 0f : 1f / c;
+            c++;
+            int xo = (e * t + s) * in;
             for (int j = 0; j < in; j++) {
-                normed[off + j] *= invC;
-                ss += (double) normed[off + j] * normed[off + j];
+                normed[off + j] += x[xo + j];
             }
-            float r = (float) Math.sqrt(ss / in + RMS_EPS);
-            rms[e] = r;
-            double z = bias;
-            for (int j = 0; j < in; j++) {
-                normed[off + j] /= r;
-                z += (double) w[j] * normed[off + j];
-            }
-            gate[e] = (float) (2.0 / (1.0 + Math.exp(-z)));
         }
+        counts[e] = c;
+        double ss = 0;
+        float invC = c == 0 ? 0f : 1f / c;
+        for (int j = 0; j < in; j++) {
+            normed[off + j] *= invC;
+            ss += (double) normed[off + j] * normed[off + j];
+        }
+        float r = (float) Math.sqrt(ss / in + RMS_EPS);
+        rms[e] = r;
+        double z = bias;
+        for (int j = 0; j < in; j++) {
+            normed[off + j] /= r;
+            z += (double) w[j] * normed[off + j];
+        }
+        gate[e] = (float) (2.0 / (1.0 + Math.exp(-z)));
     }
 
     @Override
@@ -366,7 +375,7 @@ public final class LoraAdapter implements LinearAdapter {
             }
         }
         if (gateW != null) {
-            gateBackward(x, dGate, dx, batch);
+            gateBackward(k, x, dGate, dx, batch);
         }
     }
 
@@ -388,43 +397,60 @@ public final class LoraAdapter implements LinearAdapter {
         }
     }
 
-    /** Back through g = 2 sigmoid(z), z = w . n + b, n = m / rms(m), m = mean of real tokens. */
-    private void gateBackward(float[] x, float[] dGate, float[] dx, TokenBatch batch) {
+    /**
+     * Back through g = 2 sigmoid(z), z = w . n + b, n = m / rms(m), m = mean of real tokens. The gate's own
+     * gradients are summed over examples in order on this thread (a fixed order, whatever the thread count); the
+     * input gradient of each example touches only that example's rows, so examples are spread over the threads.
+     */
+    private void gateBackward(Kernels k, float[] x, float[] dGate, float[] dx, TokenBatch batch) {
+        float[] dw = gateW.grad();
+        float[] dz = new float[batch.batch()];
+        for (int e = 0; e < batch.batch(); e++) {
+            float sig = gate[e] / 2f;
+            dz[e] = dGate[e] * 2f * sig * (1f - sig);
+            gateB.grad()[0] += dz[e];
+            int off = e * in;
+            for (int j = 0; j < in; j++) {
+                dw[j] += dz[e] * normed[off + j];
+            }
+        }
+        if (dx == null) {
+            return;
+        }
+        k.parallelFor(batch.batch(), (from, to) -> {
+            float[] dn = new float[in];
+            for (int e = from; e < to; e++) {
+                gateInputGradient(dz[e], dn, dx, batch, e);
+            }
+        });
+    }
+
+    /** dx of example e's real tokens += d(mean)/dx: rmsnorm backward, dm = (dn - n * mean(dn * n)) / rms, over the count. */
+    private void gateInputGradient(float dze, float[] dn, float[] dx, TokenBatch batch, int e) {
+        if (counts[e] == 0) {
+            return;
+        }
         int t = batch.seqLen();
         int[] am = batch.attentionMask();
         float[] w = gateW.data();
-        float[] dw = gateW.grad();
-        float[] dn = new float[in];
-        for (int e = 0; e < batch.batch(); e++) {
-            float sig = gate[e] / 2f;
-            float dz = dGate[e] * 2f * sig * (1f - sig);
-            gateB.grad()[0] += dz;
-            int off = e * in;
-            for (int j = 0; j < in; j++) {
-                dw[j] += dz * normed[off + j];
-            }
-            if (dx == null || counts[e] == 0) {
+        int off = e * in;
+        double dot = 0;
+        for (int j = 0; j < in; j++) {
+            dn[j] = dze * w[j];
+            dot += (double) dn[j] * normed[off + j];
+        }
+        float meanDot = (float) (dot / in);
+        float inv = 1f / (rms[e] * counts[e]);
+        for (int j = 0; j < in; j++) {
+            dn[j] = (dn[j] - normed[off + j] * meanDot) * inv;
+        }
+        for (int s = 0; s < t; s++) {
+            if (am[e * t + s] == 0) {
                 continue;
             }
-            // rmsnorm backward: dm = (dn - n * mean(dn * n)) / rms
-            double dot = 0;
+            int xo = (e * t + s) * in;
             for (int j = 0; j < in; j++) {
-                dn[j] = dz * w[j];
-                dot += (double) dn[j] * normed[off + j];
-            }
-            float meanDot = (float) (dot / in);
-            float inv = 1f / (rms[e] * counts[e]);
-            for (int j = 0; j < in; j++) {
-                dn[j] = (dn[j] - normed[off + j] * meanDot) * inv;
-            }
-            for (int s = 0; s < t; s++) {
-                if (am[e * t + s] == 0) {
-                    continue;
-                }
-                int xo = (e * t + s) * in;
-                for (int j = 0; j < in; j++) {
-                    dx[xo + j] += dn[j];
-                }
+                dx[xo + j] += dn[j];
             }
         }
     }
