@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,6 +45,10 @@ final class BenchGlueCommand implements Callable<Integer> {
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Grid folder (created, or resumed).")
     Path out;
+
+    @Option(names = "--table-only", description = "Run nothing: tabulate the runs of this grid that are complete so far "
+            + "(for example while the grid is still running elsewhere) into results.md / results.json.")
+    boolean tableOnly;
 
     @Option(names = "--tasks", defaultValue = "cola,sst2,mrpc,stsb,rte", description = "Comma-separated GLUE tasks. Default: ${DEFAULT-VALUE}.")
     String tasks;
@@ -87,13 +92,25 @@ final class BenchGlueCommand implements Callable<Integer> {
         Map<String, Integer> trainExamples = checkData(s);
         PretrainedBert.bertConfig(Path.of(s.model()));
         PretrainedBert.weightsFile(Path.of(s.model()));
+        if (tableOnly && !Files.isRegularFile(out.resolve(GridSettings.FILE))) {
+            throw new UserInputException(out + " holds no grid (" + GridSettings.FILE + " is missing); --table-only needs one");
+        }
         GridFolder.prepare(out, s);
         GridRunner runner = new GridRunner(s, out, Main.class.getName(), trainExamples, POLL_MILLIS);
+        if (tableOnly) {
+            GridResults partial = GridResults.collect(s, runner, List.of(), true);
+            String md = GridTable.markdown(partial);
+            AtomicFiles.writeString(out.resolve("results.json"), partial.toJson().toPrettyString() + "\n");
+            AtomicFiles.writeString(out.resolve("results.md"), md);
+            System.out.print(md);
+            System.out.flush();
+            return 0;
+        }
         List<GridRunner.Failure> failures;
         try (ProgressListener progress = new ProgressListener()) {
             failures = runner.run(progress);
         }
-        GridResults results = GridResults.collect(s, runner, failures);
+        GridResults results = GridResults.collect(s, runner, failures, false);
         String md = GridTable.markdown(results);
         AtomicFiles.writeString(out.resolve("results.json"), results.toJson().toPrettyString() + "\n");
         AtomicFiles.writeString(out.resolve("results.md"), md);

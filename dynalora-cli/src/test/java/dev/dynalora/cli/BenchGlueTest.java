@@ -174,4 +174,29 @@ class BenchGlueTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("has no grid_config.json"), r.err());
     }
+
+    @Test
+    @Order(9)
+    void tableOnlyTabulatesWithoutRunning() throws Exception {
+        Path cut = grid.resolve("mrpc-head-s2").resolve("metrics.jsonl");
+        List<String> lines = new ArrayList<>(Files.readAllLines(cut));
+        assertTrue(lines.remove(lines.size() - 1).contains("\"type\":\"summary\""));
+        Files.write(cut, lines);
+        FileTime cutTime = Files.getLastModifiedTime(cut);
+        Thread.sleep(20);
+
+        CliRunner.Result t = grid(grid, "--table-only");
+        assertEquals(0, t.exit(), t.err());
+        assertEquals(cutTime, Files.getLastModifiedTime(cut), "--table-only ran the incomplete run");
+        assertTrue(t.out().contains("3 of 4 runs complete"), t.out());
+        assertTrue(t.out().contains("## Runs not done yet (1)\n\nmrpc-head-s2"), t.out());
+        assertFalse(t.out().contains("failed"), t.out());
+        assertEquals(t.out(), Files.readString(grid.resolve("results.md")));
+        JsonNode j = JSON.readTree(grid.resolve("results.json").toFile());
+        assertTrue(j.toString().contains("\"pending\""), j.toString());
+
+        CliRunner.Result none = grid(dir.resolve("no-grid-here"), "--table-only");
+        assertEquals(2, none.exit());
+        assertTrue(none.err().contains("--table-only needs one"), none.err());
+    }
 }

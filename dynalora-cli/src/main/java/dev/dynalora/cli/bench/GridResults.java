@@ -63,7 +63,11 @@ public final class GridResults {
     }
 
     /** Reads every run folder of the grid; the failures of this invocation give the reasons of incomplete runs. */
-    public static GridResults collect(GridSettings s, GridRunner runner, List<GridRunner.Failure> failures) {
+    /**
+     * The state of every run of the grid. With {@code pending} (bench glue --table-only) a run without a summary
+     * is reported as not run yet rather than failed.
+     */
+    public static GridResults collect(GridSettings s, GridRunner runner, List<GridRunner.Failure> failures, boolean pending) {
         Map<GridRun, GridRunner.Failure> failed = failures.stream()
                 .collect(Collectors.toMap(GridRunner.Failure::run, Function.identity()));
         List<Entry> entries = new ArrayList<>();
@@ -73,8 +77,8 @@ public final class GridResults {
                 entries.add(new Entry(r, "complete", st.summary(), null));
             } else {
                 GridRunner.Failure f = failed.get(r);
-                entries.add(new Entry(r, st.diverged() != null ? "diverged" : "failed", null,
-                        f != null ? f.message() : "no summary in " + r.dirName()));
+                String status = st.diverged() != null ? "diverged" : pending ? PENDING : "failed";
+                entries.add(new Entry(r, status, null, f != null ? f.message() : "no summary in " + r.dirName()));
             }
         }
         return new GridResults(s, entries);
@@ -145,6 +149,9 @@ public final class GridResults {
         return entries.stream().filter(e -> e.complete() && e.run().method().equals(method))
                 .mapToDouble(e -> e.summary().path("train_time_s").asDouble()).sum();
     }
+
+    /** The status of a run that --table-only found without a result. */
+    public static final String PENDING = "pending";
 
     public long failedCount() {
         return entries.stream().filter(e -> !e.complete()).count();

@@ -29,7 +29,13 @@ public final class GridTable {
             table(b, r, pick);
             b.append('\n');
         }
-        List<GridResults.Entry> failed = r.entries().stream().filter(e -> !e.complete()).toList();
+        List<GridResults.Entry> failed = r.entries().stream()
+                .filter(e -> !e.complete() && !e.status().equals(GridResults.PENDING)).toList();
+        List<String> pending = r.entries().stream().filter(e -> e.status().equals(GridResults.PENDING))
+                .map(e -> e.run().dirName()).toList();
+        if (!pending.isEmpty()) {
+            b.append("## Runs not done yet (").append(pending.size()).append(")\n\n").append(String.join(", ", pending)).append("\n\n");
+        }
         if (!failed.isEmpty()) {
             b.append("## Runs without a result\n\n");
             for (GridResults.Entry e : failed) {
