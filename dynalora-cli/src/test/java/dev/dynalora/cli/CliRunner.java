@@ -8,7 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Runs the CLI in-process and captures exit code, standard output and standard error. */
-final class CliRunner {
+public final class CliRunner {
     record Result(int exit, String out, String err) {
     }
 
@@ -34,7 +34,7 @@ final class CliRunner {
         }
     }
 
-    static Path shared() {
+    public static Path shared() {
         String p = System.getProperty("dynalora.shared");
         if (p != null && Files.isDirectory(Path.of(p))) {
             return Path.of(p).toAbsolutePath().normalize();
@@ -47,7 +47,7 @@ final class CliRunner {
         throw new IllegalStateException("cannot find ../shared");
     }
 
-    static Path miniLm() {
+    public static Path miniLm() {
         return shared().resolve("models/all-MiniLM-L6-v2");
     }
 }

@@ -43,7 +43,7 @@ class FlopModelTest {
 
     @Test
     void miniLmForwardAtBatch32Seq128() {
-        ModelConfig c = PretrainedBert.bertConfig(SharedModel.miniLm());
+        ModelConfig c = PretrainedBert.bertConfig(dev.dynalora.cli.CliRunner.miniLm());
         // 6 layers x (8 N H^2 + 4 N H I + 4 N T H), N = 4096, H = 384, I = 1536, T = 128:
         // 6 x (4,831,838,208 + 9,663,676,416 + 805,306,368).
         assertEquals(91_804_925_952L, FlopModel.inference(c, 32, 128));
