@@ -1,5 +1,16 @@
 package dev.dynalora.layers;
 
+import static dev.dynalora.layers.ExpfConstants.E0;
+import static dev.dynalora.layers.ExpfConstants.E1;
+import static dev.dynalora.layers.ExpfConstants.E2;
+import static dev.dynalora.layers.ExpfConstants.E3;
+import static dev.dynalora.layers.ExpfConstants.E4;
+import static dev.dynalora.layers.ExpfConstants.E5;
+import static dev.dynalora.layers.ExpfConstants.LN2_HI;
+import static dev.dynalora.layers.ExpfConstants.LN2_LO;
+import static dev.dynalora.layers.ExpfConstants.LOG2E;
+import static dev.dynalora.layers.ExpfConstants.ROUND;
+
 import dev.dynalora.kernels.Kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -76,19 +87,6 @@ public final class Gelu {
     private static final float G7 = 0.03592773526906967f;
     private static final float G8 = 0.01958303712308407f;
     private static final float G9 = -0.020581908524036407f;
-    // exp(r) = 1 + r + r^2 E(r) on |r| <= ln2 / 2 (Cephes expf, about 1 ulp).
-    private static final float E0 = 1.9875691500e-4f;
-    private static final float E1 = 1.3981999507e-3f;
-    private static final float E2 = 8.3334519073e-3f;
-    private static final float E3 = 4.1665795894e-2f;
-    private static final float E4 = 1.6666665459e-1f;
-    private static final float E5 = 5.0000001201e-1f;
-    private static final float LOG2E = 1.44269504088896341f;
-    /** ln 2 = LN2_HI + LN2_LO, LN2_HI the float nearest ln 2: with fma, k ln 2 is subtracted exactly enough. */
-    private static final float LN2_HI = 0.693147182464599609375f;
-    private static final float LN2_LO = -1.904654323148236e-9f;
-    /** 1.5 * 2^23: adding it rounds to an integer, which then sits in the low mantissa bits. */
-    private static final float ROUND = 12582912f;
     private static final float INV_SQRT_2PI_F = (float) INV_SQRT_2PI;
 
     /** out[i] = gelu(x[i]) for i in [0, n). out may be the same array as x (in place). */

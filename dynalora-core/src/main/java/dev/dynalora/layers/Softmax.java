@@ -1,5 +1,16 @@
 package dev.dynalora.layers;
 
+import static dev.dynalora.layers.ExpfConstants.E0;
+import static dev.dynalora.layers.ExpfConstants.E1;
+import static dev.dynalora.layers.ExpfConstants.E2;
+import static dev.dynalora.layers.ExpfConstants.E3;
+import static dev.dynalora.layers.ExpfConstants.E4;
+import static dev.dynalora.layers.ExpfConstants.E5;
+import static dev.dynalora.layers.ExpfConstants.LN2_HI;
+import static dev.dynalora.layers.ExpfConstants.LN2_LO;
+import static dev.dynalora.layers.ExpfConstants.LOG2E;
+import static dev.dynalora.layers.ExpfConstants.ROUND;
+
 import dev.dynalora.kernels.Kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -217,16 +228,6 @@ public final class Softmax {
     // exp for arguments <= 0 (Cephes expf). Below -88 the clamp makes k = -127, whose 2^k bit pattern is
     // +0, so exp of very negative and -inf arguments is exactly 0 without a special case; NaN stays NaN.
     private static final float EXP_MIN = -88f;
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693147182464599609375f;
-    private static final float LN2_LO = -1.904654323148236e-9f;
-    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
-    private static final float E0 = 1.9875691500e-4f;
-    private static final float E1 = 1.3981999507e-3f;
-    private static final float E2 = 8.3334519073e-3f;
-    private static final float E3 = 4.1665795894e-2f;
-    private static final float E4 = 1.6666665459e-1f;
-    private static final float E5 = 5.0000001201e-1f;
     private static final FloatVector V_EXP_MIN = FloatVector.broadcast(S, EXP_MIN);
     private static final FloatVector V_LOG2E = FloatVector.broadcast(S, LOG2E);
     private static final FloatVector V_ROUND = FloatVector.broadcast(S, ROUND);
