@@ -85,6 +85,14 @@ public final class CpuKernels implements Kernels, AutoCloseable {
      */
     static final int NC = roundUp(intProp("dynalora.sgemm.nc", 4096), NR);
 
+    /**
+     * From this many flops a row-split product packs B once into a shared buffer and schedules row blocks
+     * dynamically ({@link #gemmShared}); it costs one more wake-up of the workers than the fixed split.
+     */
+    static final double SHARED_MIN_FLOPS = intProp("dynalora.sgemm.sharedMinFlops", 1 << 24);
+    /** Largest packed B (k x n rounded up to NR, in floats) the shared path holds: 64 MB. */
+    static final long SHARED_B_MAX_FLOATS = 1L << 24;
+
     /** Below this many flops sgemm stays on the calling thread: waking a worker costs a few microseconds. */
     static final double PARALLEL_MIN_FLOPS = intProp("dynalora.sgemm.parallelMinFlops", 1 << 21);
 
@@ -135,15 +143,21 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }
-        // Split C into one tile per thread, aligned to whole micro-tiles (the k reduction is never split, so
-        // every C element gets the same arithmetic as in a single-threaded run). Rows are preferred: each thread
-        // then packs its own rows of A and (redundantly, but cheaply: k*n vs m*n*k/threads) all of B.
+        // Split C by rows or columns aligned to whole micro-tiles (the k reduction is never split, so every C
+        // element gets the same arithmetic as in a single-threaded run). Rows are preferred: large products
+        // then share one packed B and take row blocks dynamically (gemmShared); smaller ones give each thread
+        // one fixed part, packing its own rows of A and (redundantly, but cheaply) all of B.
         int t = threads;
         int rowPanels = ceilDiv(m, MR);
         int colPanels = ceilDiv(n, NR);
         boolean splitRows = rowPanels >= 2 * t || rowPanels >= colPanels;
         int panels = splitRows ? rowPanels : colPanels;
         int parts = Math.min(t, panels);
+        if (splitRows && parts > 1 && (double) 2 * m * n * k >= SHARED_MIN_FLOPS
+                && (long) k * roundUp(n, NR) <= SHARED_B_MAX_FLOATS) {
+            gemmShared(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
         if (parts <= 1) {
             gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
@@ -243,24 +257,89 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                 int kc = Math.min(kcMax, k - pc);
                 tile[TILE_ALPHA] = alpha;
                 tile[TILE_BETA] = pc == 0 ? beta : 1f;
-                packB(transB, b, bOff, ldb, pc, kc, jc, nc, bp);
+                packB(transB, b, bOff, ldb, pc, kc, jc, nc, bp, 0);
                 for (int ic = 0; ic < m; ic += mcMax) {
                     int mc = Math.min(mcMax, m - ic);
                     packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int nr = Math.min(NR, nc - jr);
-                        int cj = cOff + ic * ldc + jc + jr;
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir);
-                            if (KERNEL == K4X2) {
-                                kernel4x2(kc, ap, ir * kc, bp, jr * kc, c, cj + ir * ldc, ldc, mr, nr, tile);
-                            } else if (KERNEL == K6X2) {
-                                kernel6x2(kc, ap, ir * kc, bp, jr * kc, c, cj + ir * ldc, ldc, mr, nr, tile);
-                            } else {
-                                kernel3x3(kc, ap, ir * kc, bp, jr * kc, c, cj + ir * ldc, ldc, mr, nr, tile);
-                            }
-                        }
-                    }
+                    microTiles(kc, mc, nc, ap, bp, 0, c, cOff + ic * ldc + jc, ldc, tile);
+                }
+            }
+        }
+    }
+
+    /**
+     * The multi-threaded path for large products split by rows: op(B) is packed once, by all threads
+     * together, into a buffer they share, and then the threads take blocks of MC rows of C from a shared
+     * counter until none are left (dynamic scheduling) instead of one fixed half each.
+     *
+     * <p>Why: with a fixed split the call lasts as long as its slowest thread, and on a shared or virtual
+     * machine one core is often slowed for milliseconds at a time by something else (this project's
+     * development VM drifts by tens of percent from second to second); with ~40 row blocks per call the
+     * faster thread simply takes more of them. Sharing the packed B also removes the redundant per-thread
+     * packing of B that the fixed split pays. Every C element still gets exactly the arithmetic of the
+     * single-threaded {@link #gemm} (the same k blocks in the same order, the same micro-kernel), so results
+     * stay bit-identical for any thread count and any schedule.
+     */
+    private void gemmShared(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                            float beta, float[] c, int cOff, int ldc) {
+        int kBlocks = k <= KC + KC / 2 ? 1 : ceilDiv(k, KC);
+        int kcMax = ceilDiv(k, kBlocks);
+        int mBlocks = ceilDiv(m, MC);
+        int mcMax = roundUp(ceilDiv(m, mBlocks), MR);
+        int nPanels = ceilDiv(n, NR);
+        int nPad = nPanels * NR;
+        // k block pc occupies [pc * nPad, (pc + kc) * nPad) of the shared buffer, laid out as packB lays out
+        // one k block of all n columns.
+        float[] bp = WORKSPACE.get().shared(k * nPad);
+        int packUnits = kBlocks * nPanels;
+        pool.run(packUnits, Math.min(threads, packUnits), (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int pc = (u / nPanels) * kcMax;
+                int kc = Math.min(kcMax, k - pc);
+                int j0 = (u % nPanels) * NR;
+                packB(transB, b, bOff, ldb, pc, kc, j0, Math.min(NR, n - j0), bp, pc * nPad + j0 * kc);
+            }
+        });
+        int rowBlocks = ceilDiv(m, mcMax);
+        AtomicInteger next = new AtomicInteger();
+        pool.run(threads, threads, (t0, t1) -> {
+            Workspace ws = WORKSPACE.get();
+            float[] ap = ws.packA(mcMax * kcMax);
+            float[] tile = ws.tile;
+            int blk;
+            while ((blk = next.getAndIncrement()) < rowBlocks) {
+                int ic = blk * mcMax;
+                int mc = Math.min(mcMax, m - ic);
+                for (int pc = 0; pc < k; pc += kcMax) {
+                    int kc = Math.min(kcMax, k - pc);
+                    tile[TILE_ALPHA] = alpha;
+                    tile[TILE_BETA] = pc == 0 ? beta : 1f;
+                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                    microTiles(kc, mc, n, ap, bp, pc * nPad, c, cOff + ic * ldc, ldc, tile);
+                }
+            }
+        });
+    }
+
+    /**
+     * Runs the micro-kernel over one packed A block (mc rows) against packed B panels covering n columns
+     * (panel q at {@code bpOff + q * NR * kc}); C's block starts at {@code co}.
+     */
+    private static void microTiles(int kc, int mc, int n, float[] ap, float[] bp, int bpOff,
+                                   float[] c, int co, int ldc, float[] tile) {
+        for (int jr = 0; jr < n; jr += NR) {
+            int nr = Math.min(NR, n - jr);
+            int cj = co + jr;
+            int bo = bpOff + jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                if (KERNEL == K4X2) {
+                    kernel4x2(kc, ap, ir * kc, bp, bo, c, cj + ir * ldc, ldc, mr, nr, tile);
+                } else if (KERNEL == K6X2) {
+                    kernel6x2(kc, ap, ir * kc, bp, bo, c, cj + ir * ldc, ldc, mr, nr, tile);
+                } else {
+                    kernel3x3(kc, ap, ir * kc, bp, bo, c, cj + ir * ldc, ldc, mr, nr, tile);
                 }
             }
         }
@@ -357,12 +436,13 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     /**
      * Packs rows [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) into NR-column micro-panels: panel q
      * holds columns j0 + q*NR .. +NR, laid out row by row (NR consecutive floats per k step), columns past
-     * nc zero-filled. Panel q starts at q * NR * kc.
+     * nc zero-filled. Panel q starts at bpOff + q * NR * kc.
      */
-    static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int nc, float[] bp) {
+    static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int nc,
+                      float[] bp, int bpOff) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int base = jr * kc;
+            int base = bpOff + jr * kc;
             if (!transB) {
                 // op(B)(p, j) = b[p*ldb + j]: NR contiguous floats per k step.
                 int src = bOff + p0 * ldb + j0 + jr;
@@ -592,6 +672,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     private static final class Workspace {
         private float[] a = new float[0];
         private float[] b = new float[0];
+        private float[] shared = new float[0];
         /** Edge-tile scratch (MR x NR) followed by alpha and beta for the micro-kernel. */
         final float[] tile = new float[MR * NR + 2];
 
@@ -607,6 +688,14 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                 b = new float[size];
             }
             return b;
+        }
+
+        /** The packed B that {@link #gemmShared} shares with the workers (owned by the calling thread). */
+        float[] shared(int size) {
+            if (shared.length < size) {
+                shared = new float[size];
+            }
+            return shared;
         }
     }
 

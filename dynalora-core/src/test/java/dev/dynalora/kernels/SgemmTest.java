@@ -173,7 +173,8 @@ class SgemmTest {
     void deterministicRepeatedAndAcrossThreadCounts() {
         SplittableRandom rnd = new SplittableRandom(99);
         try (CpuKernels three = new CpuKernels(3)) {
-            for (int[] s : new int[][] {{250, 130, 700}, {37, 530, 301}, {600, 40, 77}, {128, 128, 32}}) {
+            for (int[] s : new int[][] {{250, 130, 700}, {37, 530, 301}, {600, 40, 77}, {128, 128, 32},
+                    {517, 100, 1100}}) {
                 for (int form = 0; form < 4; form++) {
                     boolean ta = form >= 2;
                     boolean tb = (form & 1) == 1;
@@ -351,6 +352,10 @@ class SgemmTest {
             "-Ddynalora.sgemm.kernel=4x2 -Ddynalora.sgemm.kc=16 -Ddynalora.sgemm.mc=8 -Ddynalora.sgemm.nc=32",
             "-Ddynalora.sgemm.kernel=3x3 -Ddynalora.sgemm.kc=5 -Ddynalora.sgemm.mc=7 -Ddynalora.sgemm.nc=50",
             "-Ddynalora.sgemm.vectorBits=512 small",
+            // Every row-split product through the shared-B, dynamically scheduled path (gemmShared),
+            // also with many k and m blocks.
+            "-Ddynalora.sgemm.sharedMinFlops=0",
+            "-Ddynalora.sgemm.sharedMinFlops=0 -Ddynalora.sgemm.kc=16 -Ddynalora.sgemm.mc=8",
     })
     void otherConfigurationsInChildJvm(String args) throws Exception {
         List<String> cmd = new ArrayList<>();
