@@ -208,6 +208,30 @@ public final class CpuKernels implements Kernels, AutoCloseable {
         pool.run(n, chunks, body);
     }
 
+    @Override
+    public void parallelForDynamic(int n, int block, RangeBody body) {
+        if (block < 1) {
+            throw new IllegalArgumentException("block must be >= 1, got " + block);
+        }
+        if (n <= 0) {
+            return;
+        }
+        int blocks = ceilDiv(n, block);
+        int chunks = Math.min(threads, blocks);
+        if (pool == null || chunks == 1) {
+            body.run(0, n);
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        pool.run(chunks, chunks, (t0, t1) -> {
+            int blk;
+            while ((blk = next.getAndIncrement()) < blocks) {
+                int from = blk * block;
+                body.run(from, Math.min(n, from + block));
+            }
+        });
+    }
+
     private static void check(boolean transA, boolean transB, int m, int n, int k, int lda, int ldb, int ldc) {
         if (m < 0 || n < 0 || k < 0) {
             throw new IllegalArgumentException("negative dimension: m=" + m + " n=" + n + " k=" + k);

@@ -32,6 +32,15 @@ public interface Kernels {
      */
     void parallelFor(int n, RangeBody body);
 
+    /**
+     * Runs body over [0, n) in blocks of {@code block} consecutive indices (the last may be shorter) that
+     * the threads take from a shared counter as they become free, and waits for all. Only for loops whose
+     * result for each index does not depend on which indices share a call of body (per-item work, no
+     * partial sums per chunk): results are then deterministic while a slowed thread no longer holds up the
+     * others, as it does with {@link #parallelFor}'s fixed split.
+     */
+    void parallelForDynamic(int n, int block, RangeBody body);
+
     /** A chunk of work [from, to) of a parallel loop. */
     @FunctionalInterface
     interface RangeBody {

@@ -42,4 +42,12 @@ public final class ReferenceKernels implements Kernels {
             body.run(0, n);
         }
     }
+
+    @Override
+    public void parallelForDynamic(int n, int block, RangeBody body) {
+        if (block < 1) {
+            throw new IllegalArgumentException("block must be >= 1, got " + block);
+        }
+        parallelFor(n, body);
+    }
 }

@@ -237,6 +237,57 @@ class SgemmTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 4})
+    void parallelForDynamicCoversEveryIndexExactlyOnceInWholeBlocks(int threads) {
+        try (CpuKernels kk = new CpuKernels(threads)) {
+            for (int block : new int[] {1, 3, 4, 64}) {
+                for (int n : new int[] {0, 1, 2, 5, 7, 100, 1001}) {
+                    AtomicIntegerArray hits = new AtomicIntegerArray(Math.max(n, 1));
+                    List<int[]> ranges = java.util.Collections.synchronizedList(new ArrayList<>());
+                    kk.parallelForDynamic(n, block, (from, to) -> {
+                        ranges.add(new int[] {from, to});
+                        for (int i = from; i < to; i++) {
+                            hits.incrementAndGet(i);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, hits.get(i), "index " + i + " of " + n + ", block " + block);
+                    }
+                    // Ranges are whole blocks (the last one may be short), or all of [0, n) on one thread.
+                    for (int[] r : ranges) {
+                        boolean whole = r[0] == 0 && r[1] == n;
+                        boolean oneBlock = r[0] % block == 0 && r[1] == Math.min(n, r[0] + block);
+                        assertTrue(whole || oneBlock, "range " + r[0] + ".." + r[1] + " block " + block);
+                    }
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> kk.parallelForDynamic(5, 0, (f, t) -> { }));
+        }
+    }
+
+    @Test
+    void parallelForDynamicPropagatesExceptionsAndStaysUsable() {
+        try (CpuKernels kk = new CpuKernels(2)) {
+            IllegalStateException boom = new IllegalStateException("boom");
+            assertSame(boom, assertThrows(IllegalStateException.class,
+                    () -> kk.parallelForDynamic(100, 1, (from, to) -> {
+                        if (from == 57) {
+                            throw boom;
+                        }
+                    })));
+            AtomicIntegerArray hits = new AtomicIntegerArray(10);
+            kk.parallelForDynamic(10, 2, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    hits.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < 10; i++) {
+                assertEquals(1, hits.get(i));
+            }
+        }
+    }
+
     @Test
     void parallelForUsesOtherThreadsAndIsReusable() throws Exception {
         try (CpuKernels kk = new CpuKernels(2)) {

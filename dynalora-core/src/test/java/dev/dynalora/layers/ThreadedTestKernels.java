@@ -72,6 +72,20 @@ final class ThreadedTestKernels implements Kernels {
         }
     }
 
+    /** Blocks spread over the threads, each thread taking its blocks in reverse order. */
+    @Override
+    public void parallelForDynamic(int n, int block, RangeBody body) {
+        if (n <= 0) {
+            return;
+        }
+        int blocks = (n + block - 1) / block;
+        parallelFor(blocks, (b0, b1) -> {
+            for (int blk = b1 - 1; blk >= b0; blk--) {
+                body.run(blk * block, Math.min(n, (blk + 1) * block));
+            }
+        });
+    }
+
     @Override
     public String toString() {
         return "ThreadedTestKernels(" + threads + ")";
