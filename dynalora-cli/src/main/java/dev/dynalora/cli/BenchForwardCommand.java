@@ -31,15 +31,19 @@ final class BenchForwardCommand implements Callable<Integer> {
         Arrays.fill(mask, 1);
         TokenBatch tb = new TokenBatch(opts.batch, opts.seq, mask, false, 0, 0);
         double[] times = new double[opts.steps];
+        double[] cpu = new double[opts.steps];
         double checksum = 0;
         try (CpuKernels k = threads.kernels()) {
             for (int s = 0; s < opts.warmup + opts.steps; s++) {
+                long c0 = BenchSupport.processCpuNanos();
                 long t0 = System.nanoTime();
                 float[] h = enc.forward(k, ids, new int[rows], tb, false);
                 long t1 = System.nanoTime();
+                long c1 = BenchSupport.processCpuNanos();
                 checksum = h[0];
                 if (s >= opts.warmup) {
                     times[s - opts.warmup] = (t1 - t0) / 1e6;
+                    cpu[s - opts.warmup] = (c1 - c0) / 1e6;
                 }
             }
         }
@@ -53,6 +57,7 @@ final class BenchForwardCommand implements Callable<Integer> {
         o.put("seq", opts.seq);
         o.put("ms_per_step", BenchSupport.round(ms, 2));
         o.put("tokens_per_s", BenchSupport.round(rows / ms * 1000, 1));
+        o.put("cpu_ms_per_step", BenchSupport.round(BenchSupport.median(cpu), 2));
         o.put("peak_rss_mb", BenchSupport.peakRssMb());
         o.put("check", checksum);
         System.out.println(o);

@@ -59,16 +59,14 @@ final class BenchStepCommand implements Callable<Integer> {
     String pairedWith;
 
     /** One model, its trainable parameters and its training step. */
-    private static final com.sun.management.OperatingSystemMXBean OS =
-            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     private double lastCpuMs;
 
     private double timeStep(Setup st, CpuKernels k, PaddedBatch b, int[] labels, int s) {
-        long c0 = OS.getProcessCpuTime();
+        long c0 = BenchSupport.processCpuNanos();
         long t0 = System.nanoTime();
         st.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout);
         double ms = (System.nanoTime() - t0) / 1e6;
-        lastCpuMs = (OS.getProcessCpuTime() - c0) / 1e6;
+        lastCpuMs = (BenchSupport.processCpuNanos() - c0) / 1e6;
         return ms;
     }
 
@@ -107,17 +105,18 @@ final class BenchStepCommand implements Callable<Integer> {
         double[] otherTimes = new double[opts.steps];
         double[] pairRatios = new double[opts.steps];
         double[] cpuRatios = new double[opts.steps];
+        double[] cpuTimes = new double[opts.steps];
         float loss = 0;
         try (CpuKernels k = threads.kernels()) {
             for (int s = 0; s < opts.warmup + opts.steps; s++) {
                 boolean otherFirst = other != null && s % 2 == 1;
                 double to = otherFirst ? timeStep(other, k, b, labels, s) : 0;
                 double co = lastCpuMs;
-                long c0 = OS.getProcessCpuTime();
+                long c0 = BenchSupport.processCpuNanos();
                 long t0 = System.nanoTime();
                 loss = main.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss();
                 double t = (System.nanoTime() - t0) / 1e6;
-                double c = (OS.getProcessCpuTime() - c0) / 1e6;
+                double c = (BenchSupport.processCpuNanos() - c0) / 1e6;
                 if (other != null && !otherFirst) {
                     to = timeStep(other, k, b, labels, s);
                     co = lastCpuMs;
@@ -127,6 +126,7 @@ final class BenchStepCommand implements Callable<Integer> {
                     otherTimes[s - opts.warmup] = to;
                     pairRatios[s - opts.warmup] = t / to;
                     cpuRatios[s - opts.warmup] = c / co;
+                    cpuTimes[s - opts.warmup] = c;
                 }
             }
         }
@@ -146,6 +146,7 @@ final class BenchStepCommand implements Callable<Integer> {
         o.put("dropout", !noDropout);
         o.put("ms_per_step", BenchSupport.round(ms, 2));
         o.put("tokens_per_s", BenchSupport.round(rows / ms * 1000, 1));
+        o.put("cpu_ms_per_step", BenchSupport.round(BenchSupport.median(cpuTimes), 2));
         o.put("peak_rss_mb", BenchSupport.peakRssMb());
         o.put("final_loss", BenchSupport.round(loss, 4));
         if (other != null) {

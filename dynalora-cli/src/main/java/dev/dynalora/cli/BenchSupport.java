@@ -29,6 +29,17 @@ final class BenchSupport {
     }
 
     /** Peak resident set size of this process in MiB (Linux VmHWM), or -1 where unavailable. */
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+    /**
+     * CPU time this process has used, in nanoseconds (all threads, including the JIT and GC). On a shared
+     * machine a step's CPU time varies much less than its wall time, which other tenants stretch.
+     */
+    static long processCpuNanos() {
+        return OS.getProcessCpuTime();
+    }
+
     static double peakRssMb() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

@@ -84,6 +84,10 @@ class BenchSpeedTest {
             assertTrue(j.at("/" + step + "/dynalora/ms_per_step").asDouble() > 0, step);
             assertTrue(j.at("/" + step + "/dynalora/peak_rss_mb").asDouble() > 0, step);
         }
+        // Our bench forward / bench step also report the process CPU time per step.
+        for (int run : new int[] {0, 2, 4}) {
+            assertTrue(j.get("runs").get(run).at("/result/cpu_ms_per_step").asDouble() > 0, "run " + run);
+        }
         List<String> engines = new java.util.ArrayList<>();
         j.get("runs").forEach(run -> engines.add(run.at("/result/engine").asText() + " " + run.at("/result/mode").asText()));
         assertEquals(List.of("dynalora infer", "pytorch-eager infer", "dynalora train", "pytorch-eager train", "dynalora train"), engines,
