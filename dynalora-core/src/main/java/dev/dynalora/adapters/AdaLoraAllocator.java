@@ -31,7 +31,7 @@ import java.util.Set;
  * masks all of a tie and can leave fewer than {@code budget} triplets (and fails with k = 0); here exactly
  * {@code init_bgt - budget} triplets are masked, ties going to the higher (module, index) position.
  */
-public final class AdaLoraAllocator {
+public final class AdaLoraAllocator implements RankAllocator {
 
     /**
      * AdaLoraConfig's schedule fields (PEFT defaults: target_r 8, init_r 12, tinit 0, tfinal 0, deltaT 1,
@@ -412,6 +412,7 @@ public final class AdaLoraAllocator {
      * The importance averages of every A, E and B element (as arrays), the rank pattern once one is fixed and
      * the budget in force, for a checkpoint. The masked E values themselves are parameters, saved with them.
      */
+    @Override
     public void saveState(AllocatorState s) {
         for (int m = 0; m < adapters.size(); m++) {
             s.putFloats("ip_a." + m, ipA[m]);
@@ -429,6 +430,7 @@ public final class AdaLoraAllocator {
     }
 
     /** Puts back a state written by {@link #saveState} for the same adapters and configuration. */
+    @Override
     public void restoreState(AllocatorState s) {
         int n = adapters.size();
         boolean hasPattern = s.getBoolean("has_pattern");
@@ -457,6 +459,7 @@ public final class AdaLoraAllocator {
     }
 
     /** One allocation.jsonl line: {"step", "budget", "modules": {name: {"rank"}}}. */
+    @Override
     public ObjectNode allocationRecord(long step) {
         ObjectNode rec = JsonNodeFactory.instance.objectNode();
         rec.put("step", step);

@@ -30,7 +30,7 @@ import java.util.regex.Pattern;
  * </ol>
  * With all switches off every call is a no-op and training is bit-identical to plain LoRA.
  */
-public final class DynamicLoraAllocator {
+public final class DynamicLoraAllocator implements RankAllocator {
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)layer\\.(\\d+)\\.");
 
     private final DynamicLoraConfig cfg;
@@ -578,6 +578,7 @@ public final class DynamicLoraAllocator {
      * cover the training examples observed since the previous record, which this call starts afresh.
      * Importance fields appear only with the measurement on, gate fields only with the gate on.
      */
+    @Override
     public ObjectNode allocationRecord(long step) {
         JsonNodeFactory f = JsonNodeFactory.instance;
         ObjectNode rec = f.objectNode();
@@ -619,6 +620,7 @@ public final class DynamicLoraAllocator {
      * since the last allocation record (so the next record of a resumed run equals the uninterrupted one).
      * Only between steps: the masked-value snapshot is not part of the state.
      */
+    @Override
     public void saveState(AllocatorState s) {
         if (snapshotHeld) {
             throw new IllegalStateException("saveState between beforeOptimizerStep and afterOptimizerStep");
@@ -649,6 +651,7 @@ public final class DynamicLoraAllocator {
     }
 
     /** Puts back a state written by {@link #saveState} for the same adapters and configuration. */
+    @Override
     public void restoreState(AllocatorState s) {
         double[] ipt = s.doubles("exp_ipt", n * r);
         double[] unc = s.doubles("exp_unc", n * r);

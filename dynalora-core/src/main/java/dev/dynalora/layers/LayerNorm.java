@@ -39,14 +39,7 @@ public final class LayerNorm {
      */
     public static void forward(Kernels k, float[] out, float[] mean, float[] rstd, float[] x,
                                float[] gamma, float[] beta, int rows, int dim, float eps) {
-        Checks.nonNegative(rows, "rows");
-        Checks.positive(dim, "dim");
-        Checks.len(out, (long) rows * dim, "out");
-        Checks.len(x, (long) rows * dim, "x");
-        Checks.lenOrNull(mean, rows, "mean");
-        Checks.lenOrNull(rstd, rows, "rstd");
-        Checks.lenOrNull(gamma, dim, "gamma");
-        Checks.lenOrNull(beta, dim, "beta");
+        checkForward(out, mean, rstd, x, "x", gamma, beta, rows, dim);
         run(k, rows, dim, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 normaliseRow(out, mean, rstd, x, gamma, beta, r, dim, eps);
@@ -63,22 +56,28 @@ public final class LayerNorm {
      */
     public static void forwardResidual(Kernels k, float[] out, float[] res, float[] mean, float[] rstd,
                                        float[] a, float[] b, float[] gamma, float[] beta, int rows, int dim, float eps) {
-        Checks.nonNegative(rows, "rows");
-        Checks.positive(dim, "dim");
-        Checks.len(out, (long) rows * dim, "out");
-        Checks.len(res, (long) rows * dim, "res");
+        checkForward(out, mean, rstd, res, "res", gamma, beta, rows, dim);
         Checks.len(a, (long) rows * dim, "a");
         Checks.len(b, (long) rows * dim, "b");
-        Checks.lenOrNull(mean, rows, "mean");
-        Checks.lenOrNull(rstd, rows, "rstd");
-        Checks.lenOrNull(gamma, dim, "gamma");
-        Checks.lenOrNull(beta, dim, "beta");
         run(k, rows, dim, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 addRow(res, a, b, r * dim, dim);
                 normaliseRow(out, mean, rstd, res, gamma, beta, r, dim, eps);
             }
         });
+    }
+
+    /** The argument checks of the forward passes; {@code x} is the normalised input, named {@code xName}. */
+    private static void checkForward(float[] out, float[] mean, float[] rstd, float[] x, String xName,
+                                     float[] gamma, float[] beta, int rows, int dim) {
+        Checks.nonNegative(rows, "rows");
+        Checks.positive(dim, "dim");
+        Checks.len(out, (long) rows * dim, "out");
+        Checks.len(x, (long) rows * dim, xName);
+        Checks.lenOrNull(mean, rows, "mean");
+        Checks.lenOrNull(rstd, rows, "rstd");
+        Checks.lenOrNull(gamma, dim, "gamma");
+        Checks.lenOrNull(beta, dim, "beta");
     }
 
     /** One row: statistics, then the normalised (and affine) output. */

@@ -8,6 +8,7 @@ import dev.dynalora.adapters.DynamicLoraAllocator;
 import dev.dynalora.adapters.DynamicLoraConfig;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.adapters.RankAllocator;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.SequenceClassifier;
 
@@ -59,28 +60,16 @@ public final class AdaptiveHooks {
         return out;
     }
 
-    /** Dynamic LoRA's order: importance from clipped gradients, masked values kept, then reallocation. */
-    public static final class DynamicHooks implements StepHooks {
-        private final DynamicLoraAllocator alloc;
+    /** The hooks every rank-moving method shares: its allocation record and its checkpointed state. */
+    public abstract static class AllocatorHooks<A extends RankAllocator> implements StepHooks {
+        protected final A alloc;
 
-        DynamicHooks(DynamicLoraAllocator alloc) {
+        AllocatorHooks(A alloc) {
             this.alloc = alloc;
         }
 
-        public DynamicLoraAllocator allocator() {
+        public A allocator() {
             return alloc;
-        }
-
-        @Override
-        public void beforeOptimizer(long step) {
-            alloc.observe(step);
-            alloc.beforeOptimizerStep();
-        }
-
-        @Override
-        public void afterOptimizer(long step) {
-            alloc.afterOptimizerStep();
-            alloc.maybeReallocate(step);
         }
 
         @Override
@@ -99,16 +88,31 @@ public final class AdaptiveHooks {
         }
     }
 
-    /** AdaLoRA in PEFT's order: orthogonal regulariser before clipping, update_and_allocate after the step. */
-    public static final class AdaLoraHooks implements StepHooks {
-        private final AdaLoraAllocator alloc;
+    /** Dynamic LoRA's order: importance from clipped gradients, masked values kept, then reallocation. */
+    public static final class DynamicHooks extends AllocatorHooks<DynamicLoraAllocator> {
 
-        AdaLoraHooks(AdaLoraAllocator alloc) {
-            this.alloc = alloc;
+        DynamicHooks(DynamicLoraAllocator alloc) {
+            super(alloc);
         }
 
-        public AdaLoraAllocator allocator() {
-            return alloc;
+        @Override
+        public void beforeOptimizer(long step) {
+            alloc.observe(step);
+            alloc.beforeOptimizerStep();
+        }
+
+        @Override
+        public void afterOptimizer(long step) {
+            alloc.afterOptimizerStep();
+            alloc.maybeReallocate(step);
+        }
+    }
+
+    /** AdaLoRA in PEFT's order: orthogonal regulariser before clipping, update_and_allocate after the step. */
+    public static final class AdaLoraHooks extends AllocatorHooks<AdaLoraAllocator> {
+
+        AdaLoraHooks(AdaLoraAllocator alloc) {
+            super(alloc);
         }
 
         @Override
@@ -119,21 +123,6 @@ public final class AdaptiveHooks {
         @Override
         public void afterOptimizer(long step) {
             alloc.updateAndAllocate(step);
-        }
-
-        @Override
-        public ObjectNode record(long step) {
-            return alloc.allocationRecord(step);
-        }
-
-        @Override
-        public void saveState(AllocatorState state) {
-            alloc.saveState(state);
-        }
-
-        @Override
-        public void restoreState(AllocatorState state) {
-            alloc.restoreState(state);
         }
     }
 }
