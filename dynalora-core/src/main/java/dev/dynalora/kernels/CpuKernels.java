@@ -93,13 +93,6 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     /** Largest packed B (k x n rounded up to NR, in floats) the shared path holds: 64 MB. */
     static final long SHARED_B_MAX_FLOATS = 1L << 24;
 
-    /**
-     * Whether the 4 x 2 micro-kernel reads a non-transposed A in place instead of packing it
-     * ({@link #kernel4x2Direct}); {@code -Ddynalora.sgemm.directA=false} packs it as the other kernels do.
-     */
-    static final boolean DIRECT_A = KERNEL == K4X2
-            && !"false".equals(System.getProperty("dynalora.sgemm.directA"));
-
     /** Below this many flops sgemm stays on the calling thread: waking a worker costs a few microseconds. */
     static final double PARALLEL_MIN_FLOPS = intProp("dynalora.sgemm.parallelMinFlops", 1 << 21);
 
@@ -127,8 +120,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     /** Describes the compiled-in configuration (vector width, micro-kernel, block sizes). */
     public static String describe() {
         return "vector=" + L + "x float (" + F.vectorBitSize() + " bit), micro-kernel=" + MR + "x" + NR
-                + " (" + MR + "x" + NV + " vectors), KC=" + KC + ", MC=" + MC + ", NC=" + NC
-                + (DIRECT_A ? ", A read in place when not transposed" : ", A always packed");
+                + " (" + MR + "x" + NV + " vectors), KC=" + KC + ", MC=" + MC + ", NC=" + NC;
     }
 
     @Override
@@ -292,13 +284,8 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                 packB(transB, b, bOff, ldb, pc, kc, jc, nc, bp, 0);
                 for (int ic = 0; ic < m; ic += mcMax) {
                     int mc = Math.min(mcMax, m - ic);
-                    if (!transA && DIRECT_A) {
-                        microTilesDirect(kc, mc, nc, a, aOff + ic * lda + pc, lda, bp, 0,
-                                c, cOff + ic * ldc + jc, ldc, tile);
-                    } else {
-                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                        microTiles(kc, mc, nc, ap, bp, 0, c, cOff + ic * ldc + jc, ldc, tile);
-                    }
+                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                    microTiles(kc, mc, nc, ap, bp, 0, c, cOff + ic * ldc + jc, ldc, tile);
                 }
             }
         }
@@ -352,13 +339,8 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                     int kc = Math.min(kcMax, k - pc);
                     tile[TILE_ALPHA] = alpha;
                     tile[TILE_BETA] = pc == 0 ? beta : 1f;
-                    if (!transA && DIRECT_A) {
-                        microTilesDirect(kc, mc, n, a, aOff + ic * lda + pc, lda, bp, pc * nPad,
-                                c, cOff + ic * ldc, ldc, tile);
-                    } else {
-                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                        microTiles(kc, mc, n, ap, bp, pc * nPad, c, cOff + ic * ldc, ldc, tile);
-                    }
+                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                    microTiles(kc, mc, n, ap, bp, pc * nPad, c, cOff + ic * ldc, ldc, tile);
                 }
             }
         });
@@ -383,23 +365,6 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                 } else {
                     kernel3x3(kc, ap, ir * kc, bp, bo, c, cj + ir * ldc, ldc, mr, nr, tile);
                 }
-            }
-        }
-    }
-
-    /**
-     * {@link #microTiles} reading op(A) = A (not transposed) where it lies instead of from a packed copy:
-     * the block's rows start at {@code a0}, {@code lda} apart. Only with the 4 x 2 micro-kernel.
-     */
-    private static void microTilesDirect(int kc, int mc, int n, float[] a, int a0, int lda, float[] bp, int bpOff,
-                                         float[] c, int co, int ldc, float[] tile) {
-        for (int jr = 0; jr < n; jr += NR) {
-            int nr = Math.min(NR, n - jr);
-            int cj = co + jr;
-            int bo = bpOff + jr * kc;
-            for (int ir = 0; ir < mc; ir += MR) {
-                int mr = Math.min(MR, mc - ir);
-                kernel4x2Direct(kc, a, a0 + ir * lda, lda, bp, bo, c, cj + ir * ldc, ldc, mr, nr, tile);
             }
         }
     }
@@ -654,50 +619,6 @@ public final class CpuKernels implements Kernels, AutoCloseable {
             c31 = av.fma(b1, c31);
         }
         // Accumulators go through the L1-resident scratch tile for every tile (see storeTile).
-        int s = 2 * L;
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, L);
-        c10.intoArray(tile, s);
-        c11.intoArray(tile, s + L);
-        c20.intoArray(tile, 2 * s);
-        c21.intoArray(tile, 2 * s + L);
-        c30.intoArray(tile, 3 * s);
-        c31.intoArray(tile, 3 * s + L);
-        storeTile(tile, s, c, co, ldc, mr, nr, 4, 2);
-    }
-
-    /**
-     * {@link #kernel4x2} with the four rows of A read in place ({@code lda} apart from {@code a0}) rather
-     * than from a packed panel: the same FMAs in the same order, so the same results, without the copy.
-     * Why: packing A is a scalar scatter of every activation entering a product (about 5% of a training
-     * step in a JFR profile), while each row of A here is read sequentially, as four streams the hardware
-     * prefetcher follows. Rows past {@code mr} repeat row 0 (in bounds; storeTile never writes them).
-     */
-    static void kernel4x2Direct(int kc, float[] a, int a0, int lda, float[] bp, int bo, float[] c, int co,
-                                int ldc, int mr, int nr, float[] tile) {
-        int r0 = a0;
-        int r1 = mr > 1 ? a0 + lda : a0;
-        int r2 = mr > 2 ? a0 + 2 * lda : a0;
-        int r3 = mr > 3 ? a0 + 3 * lda : a0;
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00;
-        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        for (int p = 0; p < kc; p++) {
-            int bi = bo + p * (2 * L);
-            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
-            FloatVector av = FloatVector.broadcast(F, a[r0 + p]);
-            c00 = av.fma(b0, c00);
-            c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(F, a[r1 + p]);
-            c10 = av.fma(b0, c10);
-            c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(F, a[r2 + p]);
-            c20 = av.fma(b0, c20);
-            c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(F, a[r3 + p]);
-            c30 = av.fma(b0, c30);
-            c31 = av.fma(b1, c31);
-        }
         int s = 2 * L;
         c00.intoArray(tile, 0);
         c01.intoArray(tile, L);

@@ -407,9 +407,6 @@ class SgemmTest {
             // also with many k and m blocks.
             "-Ddynalora.sgemm.sharedMinFlops=0",
             "-Ddynalora.sgemm.sharedMinFlops=0 -Ddynalora.sgemm.kc=16 -Ddynalora.sgemm.mc=8",
-            // The 4 x 2 kernel with A always packed (the default reads a non-transposed A in place).
-            "-Ddynalora.sgemm.directA=false",
-            "-Ddynalora.sgemm.directA=false -Ddynalora.sgemm.kc=16 -Ddynalora.sgemm.mc=8 -Ddynalora.sgemm.nc=32",
     })
     void otherConfigurationsInChildJvm(String args) throws Exception {
         List<String> cmd = new ArrayList<>();
