@@ -42,7 +42,7 @@ final class EvalCommand implements Callable<Integer> {
             throw new UserInputException("split " + split + " has no labels; use 'dynalora predict' for test files");
         }
         String s = built.task().name().equals("MNLI") && split.equals("dev") ? "dev_matched" : split;
-        run.loadTrainable(built.trainable());
+        run.loadTrainable(built.trainable(), built.model());
         EncodedExamples data;
         try (TextTokenizer tok = TextTokenizer.load(Path.of(c.model()), c.maxLen())) {
             data = new EncodedExamples(GlueReader.read(Path.of(c.data()), built.task(), s), tok);

@@ -32,7 +32,7 @@ final class MergeCommand implements Callable<Integer> {
         RunFolder run = RunFolder.open(runDir);
         TrainConfig c = run.readConfig();
         GlueTrainer.Built built = GlueTrainer.build(c);
-        run.loadTrainable(built.trainable());
+        run.loadTrainable(built.trainable(), built.model());
         Path source = Path.of(c.model());
         String[] labels = built.task().labelNames().toArray(new String[0]);
         HuggingFaceExport.write(out, built.model(), ModelConfig.read(source), source, labels, overwrite);

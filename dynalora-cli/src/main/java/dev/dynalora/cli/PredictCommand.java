@@ -54,7 +54,7 @@ final class PredictCommand implements Callable<Integer> {
         RunFolder run = RunFolder.open(runDir);
         TrainConfig c = run.readConfig();
         GlueTrainer.Built built = GlueTrainer.build(c);
-        run.loadTrainable(built.trainable());
+        run.loadTrainable(built.trainable(), built.model());
         String split = built.task().testSplits().get(0);
         List<Example> examples = GlueReader.readFile(input, built.task(), split, 0);
         EncodedExamples data;

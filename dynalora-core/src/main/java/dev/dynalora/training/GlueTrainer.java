@@ -232,7 +232,7 @@ public final class GlueTrainer {
             save(checkpoints, run, p, schedule.lr(p.step - 1), c.lr());
         }
         checkpoints.finish();
-        run.saveTrainable(params);
+        run.saveTrainable(params, model);
         String adapterExport = exportAdapter(run, built, c, hooks);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("type", "summary");

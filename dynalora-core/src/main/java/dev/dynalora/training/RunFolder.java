@@ -3,9 +3,12 @@ package dev.dynalora.training;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.formats.AtomicFiles;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.formats.SafetensorsWriter;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
 
@@ -214,16 +217,33 @@ public final class RunFolder {
         }
     }
 
-    public void saveTrainable(List<Param> params) {
+    /** Suffix of a Dynamic LoRA module's component mask in {@link #TRAINABLE} (the mask is not a parameter). */
+    public static final String MASK_SUFFIX = ".lora_mask";
+
+    /**
+     * Writes the trained values and, for adapters with a component mask (Dynamic LoRA), the final masks: the
+     * allocation is part of the trained model, and without it eval, predict and merge would rebuild the
+     * adapters with their initial masks.
+     */
+    public void saveTrainable(List<Param> params, SequenceClassifier model) {
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Param p : params) {
             m.put(p.name(), p.value());
         }
+        for (LinearModule lm : model.encoder().linearModules()) {
+            if (lm.adapter() instanceof LoraAdapter a && a.componentMask() != null) {
+                m.put(lm.name() + MASK_SUFFIX, new Tensor(new int[] {a.rank()}, a.componentMask().clone()));
+            }
+        }
         SafetensorsWriter.write(dir.resolve(TRAINABLE), m);
     }
 
-    /** Loads the trained values into params (by name); every param must be present with its shape. */
-    public void loadTrainable(List<Param> params) {
+    /**
+     * Loads the trained values into params (by name; every param must be present with its shape) and the
+     * component masks into the model's masked adapters. A run written before masks were saved has none: its
+     * adapters keep their initial masks, and a note says so.
+     */
+    public void loadTrainable(List<Param> params, SequenceClassifier model) {
         Path f = dir.resolve(TRAINABLE);
         if (!Files.isRegularFile(f)) {
             throw new UserInputException(dir + " has no " + TRAINABLE + " (was the run finished?)");
@@ -232,6 +252,28 @@ public final class RunFolder {
             for (Param p : params) {
                 Tensor t = r.readChecked(p.name(), p.value().shape());
                 System.arraycopy(t.data(), 0, p.data(), 0, p.value().size());
+            }
+            boolean missing = false;
+            for (LinearModule lm : model.encoder().linearModules()) {
+                if (!(lm.adapter() instanceof LoraAdapter a) || a.componentMask() == null) {
+                    continue;
+                }
+                String key = lm.name() + MASK_SUFFIX;
+                if (!r.has(key)) {
+                    missing = true;
+                    continue;
+                }
+                float[] mask = r.readChecked(key, new int[] {a.rank()}).data();
+                for (float v : mask) {
+                    if (v != 0f && v != 1f) {
+                        throw new UserInputException(f + ": " + key + " holds " + v + "; a component mask holds only 0 and 1");
+                    }
+                }
+                System.arraycopy(mask, 0, a.componentMask(), 0, a.rank());
+            }
+            if (missing) {
+                System.err.println("note: " + f + " has no component masks (written by an older dynalora); the"
+                        + " Dynamic LoRA adapters keep their initial allocation");
             }
         }
     }
