@@ -128,6 +128,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-gate", description = "Dynamic LoRA: no input gate.")
     boolean noGate;
 
+    @Option(names = "--gate-per-token", description = "Dynamic LoRA: one gate value per token, from that token's"
+            + " features, instead of one per example from the mean of its tokens.")
+    boolean gatePerToken;
+
     @Option(names = "--init-r", description = "AdaLoRA: initial rank per module. Default: 1.5 x --rank.")
     Integer initR;
 
@@ -224,7 +228,7 @@ final class TrainCommand implements Callable<Integer> {
         boolean importance = !noImportance;
         return new AdaptiveOptions(rMax != null ? rMax : d.rMax(), rMin, tau, importance, importance && !noReallocation,
                 !noGate, initR != null ? initR : d.initR(), targetR != null ? targetR : d.targetR(), orthRegWeight,
-                tInit, tFinal, deltaT);
+                tInit, tFinal, deltaT, gatePerToken);
     }
 
     /** Draws training progress (loss, lr, tokens/s, ETA) and announces evaluations. */

@@ -17,7 +17,8 @@ import java.util.SplittableRandom;
  * a mask over the r rank components (a masked component contributes nothing and gets no gradient) and a
  * per-example input gate g(x) = 2 sigmoid(w . rmsnorm(mean(x)) + b), where mean(x) averages the example's
  * real (non-padding) tokens; with w = 0, b = 0 the gate is exactly 1. With no mask and no gate the arithmetic
- * is exactly plain LoRA's.
+ * is exactly plain LoRA's. {@link #setGatePerToken} switches to a gate per token, g(x_t) = 2 sigmoid(w .
+ * rmsnorm(x_t) + b) (0 in place of x_t for padding tokens).
  *
  * <p>With an {@link AdapterDropout} of p &gt; 0, training computes y += s g(x) B A drop(x) (PEFT's lora_dropout).
  * The gate averages the undropped x: it summarises the example, and a mask drawn per element would only add noise
@@ -37,16 +38,19 @@ public final class LoraAdapter implements LinearAdapter {
     private final Param gateW;    // null: no gate
     private final Param gateB;
     private final AdapterDropout dropout;
+    private boolean perToken;     // gate per token instead of per example
 
     // Saved from the last forward, allocated once per shape.
     private float[] u;        // [rows, r]: A x, masked
     private float[] us;       // [rows, r]: s * g * (A x) masked, the input of B
     private float[] du;       // [rows, r] scratch
-    private float[] gate;     // [batch]
-    private float[] normed;   // [batch, in]: rmsnorm(mean(x)) per example
-    private float[] rms;      // [batch]
-    private int[] counts;     // [batch] real tokens per example
-    private int gateCount;    // examples in the last forward: gate[] is reused and may be longer
+    // Gate units: examples, or tokens with a per-token gate.
+    private float[] gate;     // [units]
+    private float[] normed;   // [units, in]: rmsnorm(mean of the unit's real tokens)
+    private float[] rms;      // [units]
+    private int[] counts;     // [units] real tokens per unit
+    private float[] realGates; // per-token gate: the gates of the real tokens, in order (for statistics)
+    private int gateCount;    // entries of lastGates() from the last forward: the buffers are reused
 
     // Active-component compaction (see compact()): the products of the last forward ran over ra components.
     private final int[] active;   // indices of the active components, in order; null without a mask
@@ -168,9 +172,27 @@ public final class LoraAdapter implements LinearAdapter {
         return gateB;
     }
 
-    /** Gate values of the last forward pass, one per example (null without a gate). */
+    /**
+     * Makes the gate one per token: g(x_t) = 2 sigmoid(w . rmsnorm(x_t) + b), padding tokens gated by
+     * 2 sigmoid(b) (their rows reach no loss). Call before the first forward pass; needs a gate.
+     */
+    public void setGatePerToken(boolean perToken) {
+        if (perToken && gateW == null) {
+            throw new IllegalStateException("adapter " + name + " has no gate to make per-token");
+        }
+        this.perToken = perToken;
+    }
+
+    public boolean gatePerToken() {
+        return perToken;
+    }
+
+    /**
+     * Gate values of the last forward pass (null without a gate): one per example, or with a per-token gate
+     * one per real (non-padding) token, in order.
+     */
     public float[] lastGates() {
-        return gate;
+        return perToken ? realGates : gate;
     }
 
     /**
@@ -197,11 +219,15 @@ public final class LoraAdapter implements LinearAdapter {
             us = new float[rows * rank];
             du = new float[rows * rank];
         }
-        if (gateW != null && (gate == null || gate.length < batch)) {
-            gate = new float[batch];
-            normed = new float[batch * in];
-            rms = new float[batch];
-            counts = new int[batch];
+        int units = perToken ? rows : batch;
+        if (gateW != null && (gate == null || gate.length < units)) {
+            gate = new float[units];
+            normed = new float[units * in];
+            rms = new float[units];
+            counts = new int[units];
+        }
+        if (perToken && (realGates == null || realGates.length < units)) {
+            realGates = new float[units];
         }
     }
 
@@ -266,7 +292,7 @@ public final class LoraAdapter implements LinearAdapter {
         // u = drop(x) A^T  ([rows, in] x [in, ra]); x A^T without dropout
         dropout.project(k, x, av, u, rows, ra, in, batch);
         if (gateW != null) {
-            int t = batch.seqLen();
+            int t = perToken ? 1 : batch.seqLen();
             for (int i = 0; i < rows; i++) {
                 float f = scaling * gate[i / t];
                 for (int j = 0; j < ra; j++) {
@@ -287,16 +313,33 @@ public final class LoraAdapter implements LinearAdapter {
      * are spread over the threads (each example's arithmetic is the same whatever the split).
      */
     private void computeGates(Kernels k, float[] x, TokenBatch batch) {
-        gateCount = batch.batch();
-        k.parallelFor(batch.batch(), (from, to) -> {
+        int units = perToken ? batch.rows() : batch.batch();
+        k.parallelFor(units, (from, to) -> {
             for (int e = from; e < to; e++) {
                 computeGate(x, batch, e);
             }
         });
+        if (perToken) {
+            int[] am = batch.attentionMask();
+            int n = 0;
+            for (int i = 0; i < units; i++) {
+                if (am[i] != 0) {
+                    realGates[n++] = gate[i];
+                }
+            }
+            gateCount = n;
+        } else {
+            gateCount = units;
+        }
+    }
+
+    /** The rows of gate unit e: an example's tokens, or one token. */
+    private int unitLength(TokenBatch batch) {
+        return perToken ? 1 : batch.seqLen();
     }
 
     private void computeGate(float[] x, TokenBatch batch, int e) {
-        int t = batch.seqLen();
+        int t = unitLength(batch);
         int[] am = batch.attentionMask();
         float[] w = gateW.data();
         float bias = gateB.data()[0];
@@ -333,8 +376,8 @@ public final class LoraAdapter implements LinearAdapter {
     @Override
     public void backward(Kernels k, float[] x, float[] dy, float[] dx, TokenBatch batch) {
         int rows = batch.rows();
-        int t = batch.seqLen();
-        float[] dGate = gateW != null ? new float[batch.batch()] : null;
+        int t = perToken ? 1 : batch.seqLen();
+        float[] dGate = gateW != null ? new float[perToken ? rows : batch.batch()] : null;
         if (ra > 0) {
             float[] av = compacted ? aC : a.data();
             float[] bv = compacted ? bC : b.data();
@@ -404,8 +447,9 @@ public final class LoraAdapter implements LinearAdapter {
      */
     private void gateBackward(Kernels k, float[] x, float[] dGate, float[] dx, TokenBatch batch) {
         float[] dw = gateW.grad();
-        float[] dz = new float[batch.batch()];
-        for (int e = 0; e < batch.batch(); e++) {
+        int units = dGate.length;
+        float[] dz = new float[units];
+        for (int e = 0; e < units; e++) {
             float sig = gate[e] / 2f;
             dz[e] = dGate[e] * 2f * sig * (1f - sig);
             gateB.grad()[0] += dz[e];
@@ -417,7 +461,7 @@ public final class LoraAdapter implements LinearAdapter {
         if (dx == null) {
             return;
         }
-        k.parallelFor(batch.batch(), (from, to) -> {
+        k.parallelFor(units, (from, to) -> {
             float[] dn = new float[in];
             for (int e = from; e < to; e++) {
                 gateInputGradient(dz[e], dn, dx, batch, e);
@@ -430,7 +474,7 @@ public final class LoraAdapter implements LinearAdapter {
         if (counts[e] == 0) {
             return;
         }
-        int t = batch.seqLen();
+        int t = unitLength(batch);
         int[] am = batch.attentionMask();
         float[] w = gateW.data();
         int off = e * in;

@@ -62,6 +62,10 @@ import java.util.regex.PatternSyntaxException;
 public final class PeftAdapterIO {
     public static final String CONFIG_FILE = "adapter_config.json";
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+    /** Metadata key of the weights file naming the kind of Dynamic LoRA gate; absent means per example. */
+    public static final String GATE_METADATA = "dynalora_gate";
+    public static final String GATE_PER_EXAMPLE = "per_example";
+    public static final String GATE_PER_TOKEN = "per_token";
     /** PeftModel.base_model (the LoraModel) .model (the wrapped BertForSequenceClassification). */
     static final String PREFIX = "base_model.model.";
     /** The BertModel inside BertForSequenceClassification; our parameter names leave it out. */
@@ -113,6 +117,7 @@ public final class PeftAdapterIO {
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
         Map<String, Object> alphaPattern = new LinkedHashMap<>();
         List<String> adapted = new ArrayList<>();
+        boolean perToken = false;
         double alpha = plain(cfg.alpha());
         for (LinearModule m : model.encoder().linearModules()) {
             LinearAdapter la = m.adapter();
@@ -130,6 +135,7 @@ public final class PeftAdapterIO {
             if (a.gated()) {
                 tensors.put(fileKey(a.gateWeight().name()), a.gateWeight().value());
                 tensors.put(fileKey(a.gateBias().name()), a.gateBias().value());
+                perToken |= a.gatePerToken();
             }
             // Keys are whole module paths without "bert.": PEFT matches them with re.match("(.*\.)?(key)$") against
             // "bert.<path>" and LoraConfig.rankFor against "<path>", so both find exactly this module.
@@ -163,7 +169,10 @@ public final class PeftAdapterIO {
         config.put("r", cfg.rank());
         config.put("rank_pattern", rankPattern);
         config.put("use_rslora", cfg.rsLora());
-        writeFolder(dir, tensors, config);
+        // The gate's kind goes in the weights file's metadata, not in adapter_config.json, whose unknown fields
+        // some PEFT versions refuse.
+        writeFolder(dir, tensors, config, perToken ? Map.of("format", "pt", GATE_METADATA, GATE_PER_TOKEN)
+                : Map.of("format", "pt"));
     }
 
     /**
@@ -226,6 +235,12 @@ public final class PeftAdapterIO {
 
     /** Weights, then config, each written atomically (the folder is created). */
     static void writeFolder(Path dir, Map<String, Tensor> tensors, Map<String, Object> config) {
+        writeFolder(dir, tensors, config, Map.of("format", "pt"));
+    }
+
+    /** As above with the weights file's metadata given (PEFT reads none of it beyond "format"). */
+    static void writeFolder(Path dir, Map<String, Tensor> tensors, Map<String, Object> config,
+                            Map<String, String> metadata) {
         byte[] json;
         try {
             json = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config);
@@ -233,7 +248,7 @@ public final class PeftAdapterIO {
             throw new IllegalStateException("cannot serialise the adapter config", e); // maps of plain values cannot fail
         }
         // Weights first: a folder with a config but no weights would look complete to PEFT.
-        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, metadata);
         AtomicFiles.writeBytes(dir.resolve(CONFIG_FILE), json);
     }
 
@@ -570,6 +585,12 @@ public final class PeftAdapterIO {
         float scaling = scalingOf(c.alphaFor(peftName), rank, c.rsLora);
         boolean gated = f.gateWKey != null;
         LoraAdapter ad = new LoraAdapter(m.name(), m.in(), m.out(), scaling, a, b, gated);
+        String gateKind = r.metadata().getOrDefault(GATE_METADATA, GATE_PER_EXAMPLE);
+        if (gated && !gateKind.equals(GATE_PER_EXAMPLE) && !gateKind.equals(GATE_PER_TOKEN)) {
+            throw new UserInputException(wFile + ": metadata " + GATE_METADATA + " is " + FormatErrors.quote(gateKind)
+                    + ", expected " + GATE_PER_EXAMPLE + " or " + GATE_PER_TOKEN);
+        }
+        ad.setGatePerToken(gated && gateKind.equals(GATE_PER_TOKEN));
         if (gated) {
             int[] gw = r.shape(f.gateWKey);
             int[] gb = r.shape(f.gateBKey);

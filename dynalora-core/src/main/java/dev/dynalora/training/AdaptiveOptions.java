@@ -8,14 +8,16 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * a module can grow), rMin, tau, and the three switches; its budget is --rank per module on average, so it
  * has LoRA's active parameter count. AdaLoRA: initR (default 1.5 x --rank, PEFT's 12 for 8) and targetR
  * (default --rank), orthRegWeight. tInit, tFinal, deltaT: the schedule; negative means "the method's default
- * for the run length".
+ * for the run length". gatePerToken: Dynamic LoRA's gate per token instead of per example (run configurations
+ * written before it existed read as false).
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance, boolean reallocation, boolean gate,
-                              int initR, int targetR, double orthRegWeight, long tInit, long tFinal, long deltaT) {
+                              int initR, int targetR, double orthRegWeight, long tInit, long tFinal, long deltaT,
+                              boolean gatePerToken) {
 
     public static AdaptiveOptions defaults(int rank) {
         return new AdaptiveOptions(2 * rank, 1, 2.0, true, true, true, Math.max(rank + 1, (3 * rank + 1) / 2), rank,
-                0.5, -1, -1, -1);
+                0.5, -1, -1, -1, false);
     }
 }

@@ -65,8 +65,10 @@ public final class MethodSetup {
                     float alpha = lora.rsLora()
                             ? (float) (lora.alphaFor(m.name()) * Math.sqrt((double) adaptive.rMax() / r))
                             : lora.alphaFor(m.name()) * adaptive.rMax() / r;
-                    a = new LoraAdapter(m.name(), m.in(), m.out(), adaptive.rMax(), alpha, lora.rsLora(), true,
-                            adaptive.gate(), seed, drop);
+                    LoraAdapter la = new LoraAdapter(m.name(), m.in(), m.out(), adaptive.rMax(), alpha, lora.rsLora(),
+                            true, adaptive.gate(), seed, drop);
+                    la.setGatePerToken(adaptive.gate() && adaptive.gatePerToken());
+                    a = la;
                 } else {
                     a = new LoraAdapter(m.name(), m.in(), m.out(), lora.rankFor(m.name()), lora.alphaFor(m.name()),
                             lora.rsLora(), false, false, seed, drop);

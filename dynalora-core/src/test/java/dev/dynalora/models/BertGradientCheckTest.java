@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -61,8 +62,10 @@ class BertGradientCheckTest {
         check(m, params, 3);
     }
 
-    @Test
-    void loraAndDynamicGateGradientsMatchFiniteDifferences(@TempDir Path dir) throws Exception {
+    /** Dynamic LoRA's gate per example (the default) and per token, padding included. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void loraAndDynamicGateGradientsMatchFiniteDifferences(boolean perToken, @TempDir Path dir) throws Exception {
         ModelConfig c = TinyBert.config(dir, 2, 8, 2, 12, 0.0);
         SequenceClassifier m = TinyBert.classifier(c, 3, 7);
         List<Param> params = MethodSetup.apply(m, Method.DYNAMIC, LoraConfig.of(2, 4f, "query,value,dense", false, 0f, 3));
@@ -70,6 +73,7 @@ class BertGradientCheckTest {
         SplittableRandom r = new SplittableRandom(5);
         for (LinearModule lm : m.encoder().linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a) {
+                a.setGatePerToken(perToken);
                 randomize(a.loraB().data(), r, 0.3);
                 randomize(a.gateWeight().data(), r, 0.5);
                 a.gateBias().data()[0] = 0.2f;

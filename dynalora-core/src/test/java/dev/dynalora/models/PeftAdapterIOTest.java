@@ -120,6 +120,42 @@ class PeftAdapterIOTest {
     }
 
     @Test
+    void perTokenGatesRoundTripAsPerToken(@TempDir Path dir) throws Exception {
+        ModelConfig c = config(dir);
+        SequenceClassifier trained = model(c, 7, LABELS);
+        attach(trained, List.of("query", "value"), 2, 4f, false, true, true, 21);
+        float[] perExample = logits(trained);
+        for (LinearModule lm : trained.encoder().linearModules()) {
+            if (lm.adapter() instanceof LoraAdapter a) {
+                a.setGatePerToken(true);
+            }
+        }
+        float[] expected = logits(trained);
+        assertFalse(Arrays.equals(perExample, expected), "the per-token gate changes the outputs");
+        PeftAdapterIO.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query,value", false, 0f, 1), null, null);
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("a/adapter_model.safetensors"))) {
+            assertEquals(PeftAdapterIO.GATE_PER_TOKEN, r.metadata().get(PeftAdapterIO.GATE_METADATA));
+            assertEquals("pt", r.metadata().get("format"));
+        }
+
+        SequenceClassifier fresh = model(c, 7, LABELS);
+        PeftAdapterIO.load(dir.resolve("a"), fresh);
+        assertTrue(((LoraAdapter) fresh.encoder().linearModules().get(0).adapter()).gatePerToken());
+        assertArrayEquals(expected, logits(fresh));
+
+        // An unknown gate kind is a user error, not a silent per-example gate.
+        Path w = dir.resolve("a/adapter_model.safetensors");
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        try (SafetensorsReader r = SafetensorsReader.open(w)) {
+            for (String n : r.names()) {
+                all.put(n, new Tensor(r.shape(n), r.readFloat(n)));
+            }
+        }
+        SafetensorsWriter.write(w, all, Map.of("format", "pt", PeftAdapterIO.GATE_METADATA, "per_word"));
+        assertUserError(() -> PeftAdapterIO.load(dir.resolve("a"), model(c, 7, LABELS)), "dynalora_gate", "per_word");
+    }
+
+    @Test
     void extraTensorsAreWrittenUnderThePeftPrefix(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir);
         SequenceClassifier trained = model(c, 7, LABELS);
