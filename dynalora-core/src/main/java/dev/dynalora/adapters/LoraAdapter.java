@@ -3,6 +3,8 @@ package dev.dynalora.adapters;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,6 +28,7 @@ import java.util.SplittableRandom;
  */
 public final class LoraAdapter implements LinearAdapter {
     static final float RMS_EPS = 1e-6f;
+    private static final VectorSpecies<Float> V = FloatVector.SPECIES_PREFERRED;
 
     private final String name;
     private final int in;
@@ -351,10 +354,7 @@ public final class LoraAdapter implements LinearAdapter {
                 continue;
             }
             c++;
-            int xo = (e * t + s) * in;
-            for (int j = 0; j < in; j++) {
-                normed[off + j] += x[xo + j];
-            }
+            addRow(normed, off, x, (e * t + s) * in, in);
         }
         counts[e] = c;
         double ss = 0;
@@ -492,10 +492,22 @@ public final class LoraAdapter implements LinearAdapter {
             if (am[e * t + s] == 0) {
                 continue;
             }
-            int xo = (e * t + s) * in;
-            for (int j = 0; j < in; j++) {
-                dx[xo + j] += dn[j];
-            }
+            addRow(dx, (e * t + s) * in, dn, 0, in);
+        }
+    }
+
+    /**
+     * dst[d..d+n) += src[s..s+n), in vector lanes: the gate's two passes over all tokens (the mean in forward,
+     * the input gradient in backward) are most of its cost. Each element is one float add, as in a scalar loop,
+     * so the results do not depend on the vector width.
+     */
+    private static void addRow(float[] dst, int d, float[] src, int s, int n) {
+        int j = 0;
+        for (int bound = V.loopBound(n); j < bound; j += V.length()) {
+            FloatVector.fromArray(V, dst, d + j).add(FloatVector.fromArray(V, src, s + j)).intoArray(dst, d + j);
+        }
+        for (; j < n; j++) {
+            dst[d + j] += src[s + j];
         }
     }
 
