@@ -2,9 +2,12 @@ package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.adapters.AllocatorState;
+import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.kernels.CpuKernels;
+import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.PretrainedBert;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
@@ -14,10 +17,12 @@ import dev.dynalora.training.AdaptiveOptions;
 import dev.dynalora.training.ClassifierStep;
 import dev.dynalora.training.Method;
 import dev.dynalora.training.MethodSetup;
+import dev.dynalora.training.StepHooks;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -70,7 +75,63 @@ final class BenchStepCommand implements Callable<Integer> {
         return ms;
     }
 
-    private record Setup(Method method, List<Param> params, ClassifierStep step, int vocab) {
+    private record Setup(Method method, List<Param> params, ClassifierStep step, int vocab, TimedHooks hooks,
+                         List<LoraAdapter> adapters) {
+        /** Wall time so far in the work plain LoRA does not do: the gates, mask compaction, the allocator's hooks. */
+        long extraWorkNanos() {
+            long n = hooks.nanos;
+            for (LoraAdapter a : adapters) {
+                n += a.extraWorkNanos();
+            }
+            return n;
+        }
+    }
+
+    /** A method's step hooks, adding up the wall time spent in them (Dynamic LoRA's importance and reallocation). */
+    private static final class TimedHooks implements StepHooks {
+        private final StepHooks inner;
+        long nanos;
+
+        TimedHooks(StepHooks inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public double regularize(long step) {
+            long t0 = System.nanoTime();
+            double r = inner.regularize(step);
+            nanos += System.nanoTime() - t0;
+            return r;
+        }
+
+        @Override
+        public void beforeOptimizer(long step) {
+            long t0 = System.nanoTime();
+            inner.beforeOptimizer(step);
+            nanos += System.nanoTime() - t0;
+        }
+
+        @Override
+        public void afterOptimizer(long step) {
+            long t0 = System.nanoTime();
+            inner.afterOptimizer(step);
+            nanos += System.nanoTime() - t0;
+        }
+
+        @Override
+        public ObjectNode record(long step) {
+            return inner.record(step);
+        }
+
+        @Override
+        public void saveState(AllocatorState state) {
+            inner.saveState(state);
+        }
+
+        @Override
+        public void restoreState(AllocatorState state) {
+            inner.restoreState(state);
+        }
     }
 
     private Setup build(Method m) {
@@ -82,8 +143,15 @@ final class BenchStepCommand implements Callable<Integer> {
         List<Param> params = MethodSetup.apply(model, m, lora, adaptive);
         ClassifierStep step = new ClassifierStep(model, params, new AdamW(params, 0.01f), 1.0);
         // The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost.
-        step.setHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
-        return new Setup(m, params, step, model.encoder().config().vocabSize());
+        TimedHooks hooks = new TimedHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
+        step.setHooks(hooks);
+        List<LoraAdapter> adapters = new ArrayList<>();
+        for (LinearModule lm : model.encoder().linearModules()) {
+            if (lm.adapter() instanceof LoraAdapter a) {
+                adapters.add(a);
+            }
+        }
+        return new Setup(m, params, step, model.encoder().config().vocabSize(), hooks, adapters);
     }
 
     @Override
@@ -107,8 +175,12 @@ final class BenchStepCommand implements Callable<Integer> {
         double[] cpuRatios = new double[opts.steps];
         double[] cpuTimes = new double[opts.steps];
         float loss = 0;
+        long extraNanos = 0;
         try (CpuKernels k = threads.kernels()) {
             for (int s = 0; s < opts.warmup + opts.steps; s++) {
+                if (s == opts.warmup) {
+                    extraNanos = -main.extraWorkNanos();
+                }
                 boolean otherFirst = other != null && s % 2 == 1;
                 double to = otherFirst ? timeStep(other, k, b, labels, s) : 0;
                 double co = lastCpuMs;
@@ -129,6 +201,7 @@ final class BenchStepCommand implements Callable<Integer> {
                     cpuTimes[s - opts.warmup] = c;
                 }
             }
+            extraNanos += main.extraWorkNanos();
         }
         List<Param> params = main.params();
         double ms = BenchSupport.median(times);
@@ -149,6 +222,13 @@ final class BenchStepCommand implements Callable<Integer> {
         o.put("cpu_ms_per_step", BenchSupport.round(BenchSupport.median(cpuTimes), 2));
         o.put("peak_rss_mb", BenchSupport.peakRssMb());
         o.put("final_loss", BenchSupport.round(loss, 4));
+        if (m == Method.DYNAMIC) {
+            // The direct measure of Dynamic LoRA's added cost: timers around the work LoRA does not do, in the
+            // same steps (summed over the timed steps, so the share is of the total step time).
+            double extraMs = extraNanos / 1e6;
+            o.put("extra_work_ms_per_step", BenchSupport.round(extraMs / opts.steps, 4));
+            o.put("extra_work_pct", BenchSupport.round(100 * extraMs / Arrays.stream(times).sum(), 3));
+        }
         if (other != null) {
             o.put("paired_method", other.method().cliName());
             o.put("paired_ms_per_step", BenchSupport.round(BenchSupport.median(otherTimes), 2));

@@ -103,6 +103,11 @@ class BenchSpeedTest {
         assertEquals("lora", dynRun.get("paired_method").asText());
         assertTrue(dynRun.get("paired_ms_per_step").asDouble() > 0);
         assertEquals(dynRun.get("overhead_pct").asDouble(), j.at("/dynamic_step/overhead_vs_lora_pct").asDouble(), 0.005);
+        // Dynamic LoRA's own work is timed inside its steps: more than nothing (it has gates), less than the step.
+        double extraMs = dynRun.get("extra_work_ms_per_step").asDouble();
+        double extraPct = dynRun.get("extra_work_pct").asDouble();
+        assertTrue(extraMs > 0 && extraPct > 0 && extraPct < 100, extraMs + " ms, " + extraPct + "%");
+        assertEquals(extraPct, j.at("/dynamic_step/extra_work_pct").asDouble(), 0.0005);
         ModelConfig c = PretrainedBert.bertConfig(model);
         long stepFlops = FlopModel.adapterStep(c, 2, 8, LoraConfig.of(4, 16, "query,value", false, 0f, 0), 2);
         assertEquals(FlopModel.inference(c, 2, 8), j.at("/flops_per_step/forward").asLong());

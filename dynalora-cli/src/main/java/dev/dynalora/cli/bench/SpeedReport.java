@@ -94,6 +94,18 @@ public final class SpeedReport {
         return median(dynamicOverheadPerRound());
     }
 
+    /**
+     * Per round, the share of Dynamic LoRA's step time spent in the work plain LoRA does not do, timed directly
+     * ({@code extra_work_pct} of bench step); empty when the runs do not report it (an older build).
+     */
+    public double[] dynamicExtraWorkPerRound() {
+        List<ObjectNode> dl = lines.get(SpeedCase.DYNAMIC_DYNALORA);
+        if (dl.isEmpty() || !dl.stream().allMatch(o -> o.hasNonNull("extra_work_pct"))) {
+            return new double[0];
+        }
+        return dl.stream().mapToDouble(o -> o.get("extra_work_pct").asDouble()).toArray();
+    }
+
     public ObjectNode toJson() {
         ObjectNode o = JSON.createObjectNode();
         o.put("model", s.model().toString());
@@ -124,6 +136,10 @@ public final class SpeedReport {
                 st.put("overhead_vs_lora_pct", round(dynamicOverheadPct(), 2));
                 ArrayNode per = st.putArray("overhead_vs_lora_pct_per_round");
                 Arrays.stream(dynamicOverheadPerRound()).forEach(v -> per.add(round(v, 2)));
+                double[] extra = dynamicExtraWorkPerRound();
+                if (extra.length > 0) {
+                    st.put("extra_work_pct", round(median(extra), 3));
+                }
             }
         }
         ArrayNode raw = o.putArray("runs");
@@ -191,6 +207,12 @@ public final class SpeedReport {
                 dynamicOverheadPct(), per, pairedOverhead()
                         ? "in each round the median over steps of the two methods alternated in one process"
                         : "each round from the two runs' medians"));
+        double[] extra = dynamicExtraWorkPerRound();
+        if (extra.length > 0) {
+            b.append(String.format(Locale.ROOT, "- Dynamic LoRA's own work (gates, mask compaction, importance and "
+                    + "reallocation), timed directly inside its steps: **%.2f%%** of its step time (median over rounds)%n",
+                    median(extra)));
+        }
         b.append(String.format(Locale.ROOT, "- MFU = model FLOPs per step / time / (threads %d x %s GFLOP/s per core); "
                 + "FLOPs: matrix products only (dev.dynalora.cli.bench.FlopModel)%n", s.threads(), trim(s.peakGflopsPerCore())));
         return b.toString();
