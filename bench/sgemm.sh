@@ -8,5 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mvn -q -B ${MVN_ARGS--o} -DskipTests -pl dynalora-bench -am package
-exec java --add-modules jdk.incubator.vector -cp 'dynalora-bench/target/classes:dynalora-bench/target/lib/*' \
+# JAVA_HOME picks the JDK (as for bin/dynalora); without it, `java` on the PATH.
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/java}"
+exec "${JAVA:-java}" --add-modules jdk.incubator.vector -cp 'dynalora-bench/target/classes:dynalora-bench/target/lib/*' \
     dev.dynalora.bench.SgemmBenchmark "$@"
