@@ -41,7 +41,11 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>6 x 2 vectors (12 + 2 + 1 = 15 registers): the fastest in an isolated loop on JDK 17, but inside
  *       the GEMM C2 schedules two broadcasts at once and spills an accumulator (a store-forwarding chain
  *       every iteration: half speed); JDK 25 spills it too. The default for 512-bit vectors, where AVX-512's
- *       32 registers leave ample headroom (not measured here: this machine has no AVX-512).</li>
+ *       32 registers leave ample headroom. Measured later on an AVX-512 machine (an Intel Xeon VM, 2 cores,
+ *       BENCHMARKS.md): 77 to 116 GFLOP/s on one thread over the benchmark shapes (JMH, JDK 25), against a
+ *       measured FMA peak of 132 to 164. 4 x 2 and 3 x 3 at 512 bits timed there per CPU-second beside
+ *       other jobs differed from 6 x 2 by up to about 50% either way from case to case, with no consistent
+ *       winner: inside that machine's noise, so 6 x 2 stays.</li>
  *   <li>3 x 3 vectors (9 + 3 + 3 = 15): spill-free but its loop kept bounds checks on JDK 17 and it was
  *       slower than 4 x 2 in context; 4 x 3 (16 registers) always spilled; unrolling the k loop by hand
  *       made C2 spill on both JDKs.</li>
