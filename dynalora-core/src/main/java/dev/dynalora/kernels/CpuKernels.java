@@ -68,15 +68,17 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     static final int NR = NV * L;
 
     /**
-     * k block: 512 for NR = 16 (AVX2), 256 for NR = 32 (AVX-512). Each k block is one read-modify-write pass
-     * over C, and a C that does not fit in cache (the 2048^2 and 4096 x 384 outputs) costs a cache miss per
-     * micro-tile per pass that Java cannot prefetch away; so KC is as large as the B micro-panel
-     * (KC x NR floats, 32 KB here) can be while it still mostly stays in L1 (32 KB on Zen 3/4) and otherwise
-     * streams from L2. Measured on 2048^3 and 4096 x 384 x 1536: KC = 512 beat 256 in every paired run (by
-     * 0-30%; the machine was shared, so the spread is wide). A k up to 1.5 KC is one block; larger k is
-     * split into equal blocks (k = 2048 -> 4 x 512) rather than full ones plus a small remainder.
+     * k block: 512 (fewer for NR = 48). Each k block is one read-modify-write pass over C, and a C that does
+     * not fit in cache (the 2048^2 and 4096 x 384 outputs) costs a cache miss per micro-tile per pass that
+     * Java cannot prefetch away; so KC is large, even though the B micro-panel (KC x NR floats: 32 KB at
+     * NR = 16, 64 KB at NR = 32) then overflows L1 (32 KB on Zen 3/4) and partly streams from L2. Measured
+     * on 2048^3 and 4096 x 384 x 1536: on Zen 3 (AVX2, NR = 16) KC = 512 beat 256 in every paired run (by
+     * 0-30%, on a shared machine); on Zen 4 (AVX-512, NR = 32; BENCHMARKS.md) KC = 512 gave 92-101 GFLOP/s
+     * on one thread at 2048^3 against 88-92 for KC = 256 and 73-79 for KC = 128, with 768 and 1024 no
+     * better. A k up to 1.5 KC is one block; larger k is split into equal blocks (k = 2048 -> 4 x 512)
+     * rather than full ones plus a small remainder.
      */
-    static final int KC = intProp("dynalora.sgemm.kc", Math.max(64, Math.min(512, 8192 / NR)));
+    static final int KC = intProp("dynalora.sgemm.kc", Math.max(64, Math.min(512, 16384 / NR)));
     /**
      * m block. The packed A block (MC x KC floats) should sit in the per-core L2 (512 KB on Zen 3, 1 MB on
      * Zen 4) with room for the B micro-panels and C tiles passing through: about 192 KB, i.e. 96 rows at
@@ -84,7 +86,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
      */
     static final int MC = roundUp(intProp("dynalora.sgemm.mc", Math.max(MR, 196_608 / (4 * KC))), MR);
     /**
-     * n block. The packed B block (KC x NC) is shared by all A blocks and lives in L3: about 4 MB, so
+     * n block. The packed B block (KC x NC) is shared by all A blocks and lives in L3: up to 8 MB, so
      * every model-sized n (<= 4096) is a single block and B is packed once per k block.
      */
     static final int NC = roundUp(intProp("dynalora.sgemm.nc", 4096), NR);
