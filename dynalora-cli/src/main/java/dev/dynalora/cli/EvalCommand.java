@@ -48,11 +48,11 @@ final class EvalCommand implements Callable<Integer> {
             data = new EncodedExamples(GlueReader.read(Path.of(c.data()), built.task(), s), tok);
         }
         Map<String, Object> out = new LinkedHashMap<>();
-        try (CpuKernels k = threads.kernels()) {
+        try (CpuKernels k = threads.kernels(); Progress p = Progress.start("eval", data.size(), "ex")) {
             out.put("task", built.task().cliName());
             out.put("split", s);
             out.put("examples", data.size());
-            out.put("metrics", GlueTrainer.evaluate(k, built.model(), built.task(), data, batch));
+            out.put("metrics", GlueTrainer.evaluate(k, built.model(), built.task(), data, batch, p::stepBy));
         }
         System.out.println(new ObjectMapper().writeValueAsString(out));
         return 0;

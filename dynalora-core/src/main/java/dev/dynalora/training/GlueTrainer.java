@@ -24,6 +24,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * Fine-tunes a pretrained encoder on a GLUE task: tokenizes once, trains with length-bucketed batches,
@@ -67,7 +68,13 @@ public final class GlueTrainer {
 
     /** Dev-set metrics of a model. */
     public static Map<String, Double> evaluate(Kernels k, SequenceClassifier model, GlueTask task, EncodedExamples dev, int batch) {
-        float[] logits = Predictor.logits(k, model, dev, batch, null);
+        return evaluate(k, model, task, dev, batch, null);
+    }
+
+    /** As {@link #evaluate(Kernels, SequenceClassifier, GlueTask, EncodedExamples, int)}, reporting examples done to {@code progress} (may be null). */
+    public static Map<String, Double> evaluate(Kernels k, SequenceClassifier model, GlueTask task, EncodedExamples dev, int batch,
+                                               LongConsumer progress) {
+        float[] logits = Predictor.logits(k, model, dev, batch, progress);
         if (task.isRegression()) {
             return TaskMetrics.compute(task, logits, dev.examples());
         }
