@@ -139,9 +139,9 @@ final class BenchStepCommand implements Callable<Integer> {
         LoraConfig lora = m.usesAdapters() ? LoraConfig.of(rank, alpha, targets, false, 0f, opts.seed) : null;
         AdaptiveOptions d = AdaptiveOptions.defaults(rank);
         AdaptiveOptions adaptive = new AdaptiveOptions(rMax != null ? rMax : rank, d.rMin(), d.tau(), true, true, true,
-                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false);
+                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false, d.gateLrRatio());
         List<Param> params = MethodSetup.apply(model, m, lora, adaptive);
-        ClassifierStep step = new ClassifierStep(model, params, new AdamW(params, 0.01f), 1.0);
+        ClassifierStep step = new ClassifierStep(model, params, MethodSetup.optimizer(model, params, m, 0.01f, adaptive), 1.0);
         // The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost.
         TimedHooks hooks = new TimedHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
         step.setHooks(hooks);

@@ -132,6 +132,10 @@ final class TrainCommand implements Callable<Integer> {
             + " features, instead of one per example from the mean of its tokens.")
     boolean gatePerToken;
 
+    @Option(names = "--gate-lr-ratio", defaultValue = "" + AdaptiveOptions.DEFAULT_GATE_LR_RATIO,
+            description = "Dynamic LoRA: the gates' learning rate as a fraction of --lr. Default: ${DEFAULT-VALUE}.")
+    double gateLrRatio;
+
     @Option(names = "--init-r", description = "AdaLoRA: initial rank per module. Default: 1.5 x --rank.")
     Integer initR;
 
@@ -228,7 +232,7 @@ final class TrainCommand implements Callable<Integer> {
         boolean importance = !noImportance;
         return new AdaptiveOptions(rMax != null ? rMax : d.rMax(), rMin, tau, importance, importance && !noReallocation,
                 !noGate, initR != null ? initR : d.initR(), targetR != null ? targetR : d.targetR(), orthRegWeight,
-                tInit, tFinal, deltaT, gatePerToken);
+                tInit, tFinal, deltaT, gatePerToken, gateLrRatio);
     }
 
     /** Draws training progress (loss, lr, tokens/s, ETA) and announces evaluations. */

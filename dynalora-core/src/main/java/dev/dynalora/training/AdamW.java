@@ -9,13 +9,15 @@ import java.util.List;
  * AdamW with decoupled weight decay (Loshchilov and Hutter), as torch.optim.AdamW computes it:
  * p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
  * Only trainable parameters are touched; parameters named in {@code noDecay} (biases, LayerNorm) skip decay,
- * as the Hugging Face Trainer does.
+ * as the Hugging Face Trainer does. A parameter may get its own fraction of the learning rate
+ * ({@link #scaleLearningRate}), like a torch parameter group with its own lr: Dynamic LoRA's gates use it.
  */
 public final class AdamW {
     private final List<Param> params;
     private final List<float[]> m = new ArrayList<>();
     private final List<float[]> v = new ArrayList<>();
     private final boolean[] decay;
+    private final float[] lrScale;
     private final float beta1;
     private final float beta2;
     private final float eps;
@@ -29,6 +31,8 @@ public final class AdamW {
         this.eps = eps;
         this.weightDecay = weightDecay;
         this.decay = new boolean[this.params.size()];
+        this.lrScale = new float[this.params.size()];
+        java.util.Arrays.fill(lrScale, 1f);
         for (int i = 0; i < this.params.size(); i++) {
             Param p = this.params.get(i);
             if (!p.trainable()) {
@@ -44,6 +48,24 @@ public final class AdamW {
         this(params, 0.9f, 0.999f, 1e-8f, weightDecay);
     }
 
+    /**
+     * Gives the parameters that {@code which} selects the learning rate {@code ratio * lr} (their weight decay
+     * scales with it, as in a torch parameter group with its own lr). Returns how many parameters it selected.
+     */
+    public int scaleLearningRate(java.util.function.Predicate<Param> which, double ratio) {
+        if (!(ratio >= 0) || Double.isInfinite(ratio)) {
+            throw new IllegalArgumentException("learning-rate ratio must be finite and >= 0, got " + ratio);
+        }
+        int n = 0;
+        for (int i = 0; i < params.size(); i++) {
+            if (which.test(params.get(i))) {
+                lrScale[i] = (float) ratio;
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Hugging Face's convention: no decay for biases and LayerNorm weights. */
     static boolean decays(String name) {
         String n = name.toLowerCase(java.util.Locale.ROOT);
@@ -55,15 +77,17 @@ public final class AdamW {
         step++;
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
-        float stepSize = (float) (lr / bc1);
         float invSqrtBc2 = (float) (1 / Math.sqrt(bc2));
         for (int i = 0; i < params.size(); i++) {
             Param p = params.get(i);
+            // lrScale is 1 unless set: lr * 1f is lr exactly, so unscaled parameters update bit for bit as before.
+            float lrI = lr * lrScale[i];
+            float stepSize = (float) (lrI / bc1);
             float[] w = p.data();
             float[] g = p.grad();
             float[] mi = m.get(i);
             float[] vi = v.get(i);
-            float shrink = decay[i] ? 1f - lr * weightDecay : 1f;
+            float shrink = decay[i] ? 1f - lrI * weightDecay : 1f;
             for (int j = 0; j < w.length; j++) {
                 float gj = g[j];
                 float mj = beta1 * mi[j] + (1 - beta1) * gj;

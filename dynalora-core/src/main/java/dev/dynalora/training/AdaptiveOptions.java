@@ -9,15 +9,28 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * has LoRA's active parameter count. AdaLoRA: initR (default 1.5 x --rank, PEFT's 12 for 8) and targetR
  * (default --rank), orthRegWeight. tInit, tFinal, deltaT: the schedule; negative means "the method's default
  * for the run length". gatePerToken: Dynamic LoRA's gate per token instead of per example (run configurations
- * written before it existed read as false).
+ * written before it existed read as false). gateLrRatio: the gates' learning rate as a fraction of --lr (see
+ * {@link #DEFAULT_GATE_LR_RATIO}; run configurations written before it existed read as 1, what they trained with).
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance, boolean reallocation, boolean gate,
                               int initR, int targetR, double orthRegWeight, long tInit, long tFinal, long deltaT,
-                              boolean gatePerToken) {
+                              boolean gatePerToken, Double gateLrRatio) {
+
+    /** The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"). */
+    public static final double DEFAULT_GATE_LR_RATIO = 1.0;
+
+    public AdaptiveOptions {
+        if (gateLrRatio == null) {
+            gateLrRatio = 1.0;
+        }
+        if (!(gateLrRatio >= 0) || gateLrRatio.isInfinite()) {
+            throw new dev.dynalora.UserInputException("--gate-lr-ratio must be a finite number >= 0, got " + gateLrRatio);
+        }
+    }
 
     public static AdaptiveOptions defaults(int rank) {
         return new AdaptiveOptions(2 * rank, 1, 2.0, true, true, true, Math.max(rank + 1, (3 * rank + 1) / 2), rank,
-                0.5, -1, -1, -1, false);
+                0.5, -1, -1, -1, false, DEFAULT_GATE_LR_RATIO);
     }
 }

@@ -147,7 +147,7 @@ public final class GlueTrainer {
         long stepsPerEpoch = (train.size() + c.batch() - 1) / c.batch();
         long total = stepsPerEpoch * c.epochs();
         LinearSchedule schedule = new LinearSchedule(c.lr(), Math.round(total * (double) c.warmupRatio()), total);
-        AdamW opt = new AdamW(params, c.weightDecay());
+        AdamW opt = MethodSetup.optimizer(model, params, built.method(), c.weightDecay(), c.adaptive());
         ClassifierStep stepper = new ClassifierStep(model, params, opt, c.maxGradNorm());
         StepHooks hooks = AdaptiveHooks.create(built.method(), model, c.rank(), c.adaptive(), total);
         stepper.setHooks(hooks);

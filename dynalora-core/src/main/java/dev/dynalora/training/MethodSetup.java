@@ -85,6 +85,32 @@ public final class MethodSetup {
         return trainable;
     }
 
+    /** The gate parameters (w and b of every gated adapter) of a model set up for Dynamic LoRA. */
+    public static java.util.Set<Param> gateParams(SequenceClassifier model) {
+        java.util.Set<Param> gates = new java.util.HashSet<>();
+        for (LinearModule m : model.encoder().linearModules()) {
+            if (m.adapter() instanceof LoraAdapter la && la.gated()) {
+                gates.add(la.gateWeight());
+                gates.add(la.gateBias());
+            }
+        }
+        return gates;
+    }
+
+    /**
+     * The optimizer of a run: AdamW with the run's weight decay, Dynamic LoRA's gates at gate_lr_ratio times the
+     * learning rate (a parameter group of their own; docs/dynamic-lora.md says why).
+     */
+    public static AdamW optimizer(SequenceClassifier model, List<Param> trainable, Method method, float weightDecay,
+                                  AdaptiveOptions adaptive) {
+        AdamW opt = new AdamW(trainable, weightDecay);
+        if (method == Method.DYNAMIC && adaptive != null) {
+            java.util.Set<Param> gates = gateParams(model);
+            opt.scaleLearningRate(gates::contains, adaptive.gateLrRatio());
+        }
+        return opt;
+    }
+
     public static long count(List<Param> params) {
         return params.stream().mapToLong(p -> p.value().size()).sum();
     }
