@@ -139,7 +139,7 @@ final class BenchStepCommand implements Callable<Integer> {
         LoraConfig lora = m.usesAdapters() ? LoraConfig.of(rank, alpha, targets, false, 0f, opts.seed) : null;
         AdaptiveOptions d = AdaptiveOptions.defaults(rank);
         AdaptiveOptions adaptive = new AdaptiveOptions(rMax != null ? rMax : rank, d.rMin(), d.tau(), true, true, true,
-                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false, d.gateLrRatio());
+                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false, d.gateLrRatio(), d.maxRankStep());
         List<Param> params = MethodSetup.apply(model, m, lora, adaptive);
         ClassifierStep step = new ClassifierStep(model, params, MethodSetup.optimizer(model, params, m, 0.01f, adaptive), 1.0);
         // The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost.

@@ -136,6 +136,11 @@ final class TrainCommand implements Callable<Integer> {
             description = "Dynamic LoRA: the gates' learning rate as a fraction of --lr. Default: ${DEFAULT-VALUE}.")
     double gateLrRatio;
 
+    @Option(names = "--max-rank-step", defaultValue = "" + AdaptiveOptions.DEFAULT_MAX_RANK_STEP,
+            description = "Dynamic LoRA: most components a module gains or loses at one reallocation (0: no limit)."
+                    + " Default: ${DEFAULT-VALUE}.")
+    int maxRankStep;
+
     @Option(names = "--init-r", description = "AdaLoRA: initial rank per module. Default: 1.5 x --rank.")
     Integer initR;
 
@@ -232,7 +237,7 @@ final class TrainCommand implements Callable<Integer> {
         boolean importance = !noImportance;
         return new AdaptiveOptions(rMax != null ? rMax : d.rMax(), rMin, tau, importance, importance && !noReallocation,
                 !noGate, initR != null ? initR : d.initR(), targetR != null ? targetR : d.targetR(), orthRegWeight,
-                tInit, tFinal, deltaT, gatePerToken, gateLrRatio);
+                tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep);
     }
 
     /** Draws training progress (loss, lr, tokens/s, ETA) and announces evaluations. */

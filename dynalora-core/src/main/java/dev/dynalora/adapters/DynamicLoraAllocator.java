@@ -357,7 +357,23 @@ public final class DynamicLoraAllocator implements RankAllocator {
         if (snapshotHeld) {
             throw new IllegalStateException("reallocation between beforeOptimizerStep and afterOptimizerStep");
         }
-        int[] target = allocate(weights(moduleImportance(), cfg.tau()), budget, cfg.rMin(), cfg.rMax());
+        int[] lo = new int[n];
+        int[] hi = new int[n];
+        long sumLo = 0;
+        long sumHi = 0;
+        for (int m = 0; m < n; m++) {
+            int k = cfg.maxRankStep();
+            lo[m] = k > 0 ? Math.max(cfg.rMin(), ranks[m] - k) : cfg.rMin();
+            hi[m] = k > 0 ? Math.min(cfg.rMax(), ranks[m] + k) : cfg.rMax();
+            sumLo += lo[m];
+            sumHi += hi[m];
+        }
+        if (sumLo > budget || sumHi < budget) {
+            // A scheduled budget that moves faster than the step limit allows: the limit gives way to the budget.
+            Arrays.fill(lo, cfg.rMin());
+            Arrays.fill(hi, cfg.rMax());
+        }
+        int[] target = allocate(weights(moduleImportance(), cfg.tau()), budget, lo, hi);
         for (int m = 0; m < n; m++) {
             setRank(m, target[m]);
         }
@@ -400,9 +416,34 @@ public final class DynamicLoraAllocator implements RankAllocator {
         if (lo < 0 || hi < lo) {
             throw new IllegalArgumentException("bad bounds [" + lo + ", " + hi + "]");
         }
-        if ((long) n * lo > budget || (long) n * hi < budget) {
-            throw new IllegalArgumentException("budget " + budget + " cannot be split over " + n + " modules within ["
-                    + lo + ", " + hi + "]");
+        int[] los = new int[n];
+        int[] his = new int[n];
+        Arrays.fill(los, lo);
+        Arrays.fill(his, hi);
+        return allocate(weights, budget, los, his);
+    }
+
+    /**
+     * As {@link #allocate(double[], int, int, int)} with bounds of its own for each module, [lo[m], hi[m]]:
+     * the move limit of a reallocation (at most max_rank_step components gained or lost) is expressed this way.
+     */
+    public static int[] allocate(double[] weights, int budget, int[] lo, int[] hi) {
+        int n = weights.length;
+        if (lo.length != n || hi.length != n) {
+            throw new IllegalArgumentException("bounds for " + lo.length + " / " + hi.length + " modules, weights for " + n);
+        }
+        long sumLo = 0;
+        long sumHi = 0;
+        for (int m = 0; m < n; m++) {
+            if (lo[m] < 0 || hi[m] < lo[m]) {
+                throw new IllegalArgumentException("bad bounds [" + lo[m] + ", " + hi[m] + "] for module " + m);
+            }
+            sumLo += lo[m];
+            sumHi += hi[m];
+        }
+        if (sumLo > budget || sumHi < budget) {
+            throw new IllegalArgumentException("budget " + budget + " cannot be split over " + n + " modules within"
+                    + " their bounds (sum of lower bounds " + sumLo + ", of upper bounds " + sumHi + ")");
         }
         for (double w : weights) {
             if (!(w >= 0) || Double.isInfinite(w)) {
@@ -413,7 +454,7 @@ public final class DynamicLoraAllocator implements RankAllocator {
         int[] rank = new int[n];
         long sum = 0;
         for (int m = 0; m < n; m++) {
-            rank[m] = Math.max(lo, Math.min(hi, (int) Math.floor(x[m])));
+            rank[m] = Math.max(lo[m], Math.min(hi[m], (int) Math.floor(x[m])));
             sum += rank[m];
         }
         // Floors sum to at most the budget; rounding noise in x could leave it one off either way, so both loops.
@@ -428,14 +469,14 @@ public final class DynamicLoraAllocator implements RankAllocator {
             Arrays.sort(order, byRemainder);
             if (sum < budget) {
                 for (int i = 0; i < n && sum < budget; i++) {
-                    if (rank[order[i]] < hi) {
+                    if (rank[order[i]] < hi[order[i]]) {
                         rank[order[i]]++;
                         sum++;
                     }
                 }
             } else {
                 for (int i = n - 1; i >= 0 && sum > budget; i--) {
-                    if (rank[order[i]] > lo) {
+                    if (rank[order[i]] > lo[order[i]]) {
                         rank[order[i]]--;
                         sum--;
                     }
@@ -446,26 +487,60 @@ public final class DynamicLoraAllocator implements RankAllocator {
     }
 
     /**
-     * The continuous allocation. f(lambda) = sum_m clamp(lambda w_m, lo, hi) is piecewise linear and
-     * non-decreasing with breakpoints lo / w_m and hi / w_m, so lambda is found exactly by locating the segment
-     * where f crosses the budget and interpolating (no iteration, no tolerance).
+     * The continuous allocation. f(lambda) = sum_m clamp(lambda w_m, lo_m, hi_m) is piecewise linear and
+     * non-decreasing with breakpoints lo_m / w_m and hi_m / w_m, so lambda is found exactly by locating the
+     * segment where f crosses the budget and interpolating (no iteration, no tolerance). Zero-weight modules sit
+     * at their lower bounds unless every weighted module is at its upper bound; then they share what is left
+     * the same way, with equal weights.
      */
-    private static double[] waterFill(double[] w, int budget, int lo, int hi) {
+    private static double[] waterFill(double[] w, int budget, int[] lo, int[] hi) {
         int n = w.length;
         double[] x = new double[n];
         List<Integer> pos = new ArrayList<>();
+        double saturated = 0;
         for (int m = 0; m < n; m++) {
             if (w[m] > 0) {
                 pos.add(m);
+                saturated += hi[m];
+            } else {
+                saturated += lo[m];
             }
         }
-        double saturated = (double) pos.size() * hi + (double) (n - pos.size()) * lo;
         if (pos.isEmpty() || budget >= saturated) {
-            // Every weighted module at hi; what is left is shared evenly by the zero-weight ones.
-            int zeros = n - pos.size();
-            double share = zeros == 0 ? 0 : (budget - saturated) / zeros;
+            long allHi = 0;
             for (int m = 0; m < n; m++) {
-                x[m] = w[m] > 0 ? hi : lo + share;
+                allHi += hi[m];
+            }
+            if (budget >= allHi) {
+                for (int m = 0; m < n; m++) {
+                    x[m] = hi[m];
+                }
+                return x;
+            }
+            if (pos.isEmpty()) {
+                double[] ones = new double[n];
+                Arrays.fill(ones, 1);
+                return waterFill(ones, budget, lo, hi);
+            }
+            // Every weighted module at its upper bound; the zero-weight ones share the rest with equal weights.
+            double[] eq = new double[n];
+            int rest = budget;
+            for (int m = 0; m < n; m++) {
+                if (w[m] > 0) {
+                    rest -= hi[m];
+                } else {
+                    eq[m] = 1;
+                }
+            }
+            int[] lo2 = lo.clone();
+            int[] hi2 = hi.clone();
+            for (int m : pos) {
+                lo2[m] = 0;
+                hi2[m] = 0;
+            }
+            double[] y = waterFill(eq, rest, lo2, hi2);
+            for (int m = 0; m < n; m++) {
+                x[m] = w[m] > 0 ? hi[m] : y[m];
             }
             return x;
         }
@@ -473,8 +548,8 @@ public final class DynamicLoraAllocator implements RankAllocator {
         int nb = 0;
         breaks[nb++] = 0;
         for (int m : pos) {
-            breaks[nb++] = lo / w[m];
-            breaks[nb++] = hi / w[m];
+            breaks[nb++] = lo[m] / w[m];
+            breaks[nb++] = hi[m] / w[m];
         }
         Arrays.sort(breaks, 0, nb);
         double prevL = 0;
@@ -491,15 +566,15 @@ public final class DynamicLoraAllocator implements RankAllocator {
             prevF = fl;
         }
         for (int m = 0; m < n; m++) {
-            x[m] = clamp(lambda * w[m], lo, hi);
+            x[m] = clamp(lambda * w[m], lo[m], hi[m]);
         }
         return x;
     }
 
-    private static double f(double[] w, double lambda, int lo, int hi) {
+    private static double f(double[] w, double lambda, int[] lo, int[] hi) {
         double s = 0;
-        for (double wm : w) {
-            s += clamp(lambda * wm, lo, hi);
+        for (int m = 0; m < w.length; m++) {
+            s += clamp(lambda * w[m], lo[m], hi[m]);
         }
         return s;
     }

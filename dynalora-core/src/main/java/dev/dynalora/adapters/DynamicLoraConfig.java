@@ -25,13 +25,14 @@ import dev.dynalora.UserInputException;
  * @param beta1        EMA coefficient of the sensitivity (AdaLoRA's beta1)
  * @param beta2        EMA coefficient of the uncertainty (AdaLoRA's beta2)
  * @param tau          temperature of softmax(log(importance) / tau)
+ * @param maxRankStep  most components a module gains or loses at one reallocation (0: no limit)
  * @param importance   measure per-component importance (needed by reallocation; otherwise only logged)
  * @param reallocation move rank between modules
  * @param gate         per-example input gate g(x) (decided when the adapters are built)
  * @param totalSteps   optimizer steps of the whole run
  */
 public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tInit, long tFinal, long deltaT,
-                                double beta1, double beta2, double tau,
+                                double beta1, double beta2, double tau, int maxRankStep,
                                 boolean importance, boolean reallocation, boolean gate, long totalSteps) {
 
     public static final double DEFAULT_BETA = 0.85;
@@ -41,6 +42,9 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
      * importance, i.e. of degree 1: doubling a module's gradients doubles (not quadruples) its claim.
      */
     public static final double DEFAULT_TAU = 2.0;
+
+    /** No limit by default (set by the trainer from --max-rank-step). */
+    public static final int DEFAULT_MAX_RANK_STEP = 0;
 
     public DynamicLoraConfig {
         if (rMax < 1) {
@@ -62,6 +66,9 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
         }
         if (!(tau > 0) || Double.isInfinite(tau)) {
             throw new UserInputException("Dynamic LoRA: tau must be positive and finite, got " + tau);
+        }
+        if (maxRankStep < 0) {
+            throw new UserInputException("Dynamic LoRA: the rank step limit must be >= 0 (0: none), got " + maxRankStep);
         }
         if (reallocation && !importance) {
             throw new UserInputException("Dynamic LoRA: reallocation needs the importance measurement switched on");
@@ -96,7 +103,7 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
         long deltaT = Math.max(1, (totalSteps - tInit - tFinal) / 20);
         boolean window = totalSteps - tFinal > tInit;
         return new DynamicLoraConfig(rMax, 1, r0, r0, tInit, tFinal, deltaT, DEFAULT_BETA, DEFAULT_BETA, DEFAULT_TAU,
-                true, window, true, totalSteps);
+                DEFAULT_MAX_RANK_STEP, true, window, true, totalSteps);
     }
 
     /**
@@ -105,26 +112,31 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
      */
     public static DynamicLoraConfig allOff(int rank, long totalSteps) {
         return new DynamicLoraConfig(rank, 1, rank, rank, 0, 0, 1, DEFAULT_BETA, DEFAULT_BETA, DEFAULT_TAU,
-                false, false, false, totalSteps);
+                0, false, false, false, totalSteps);
     }
 
     public DynamicLoraConfig withSwitches(boolean importance, boolean reallocation, boolean gate) {
-        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau,
+        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
                 importance, reallocation, gate, totalSteps);
     }
 
     public DynamicLoraConfig withRanks(int rMin, int r0, int rTarget) {
-        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau,
+        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
                 importance, reallocation, gate, totalSteps);
     }
 
     public DynamicLoraConfig withSchedule(long tInit, long tFinal, long deltaT, long totalSteps) {
-        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau,
+        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
+                importance, reallocation, gate, totalSteps);
+    }
+
+    public DynamicLoraConfig withMaxRankStep(int maxRankStep) {
+        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
                 importance, reallocation, gate, totalSteps);
     }
 
     public DynamicLoraConfig withTau(double tau) {
-        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau,
+        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
                 importance, reallocation, gate, totalSteps);
     }
 

@@ -11,18 +11,29 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * for the run length". gatePerToken: Dynamic LoRA's gate per token instead of per example (run configurations
  * written before it existed read as false). gateLrRatio: the gates' learning rate as a fraction of --lr (see
  * {@link #DEFAULT_GATE_LR_RATIO}; run configurations written before it existed read as 1, what they trained with).
+ * maxRankStep: most components a Dynamic LoRA module gains or loses at one reallocation, 0 for no limit (older
+ * run configurations read as 0, what they trained with).
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance, boolean reallocation, boolean gate,
                               int initR, int targetR, double orthRegWeight, long tInit, long tFinal, long deltaT,
-                              boolean gatePerToken, Double gateLrRatio) {
+                              boolean gatePerToken, Double gateLrRatio, Integer maxRankStep) {
 
     /** The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"). */
     public static final double DEFAULT_GATE_LR_RATIO = 1.0;
 
+    /** Components a module may gain or lose at one reallocation (docs/dynamic-lora.md, "Damping the moves"). */
+    public static final int DEFAULT_MAX_RANK_STEP = 0;
+
     public AdaptiveOptions {
         if (gateLrRatio == null) {
             gateLrRatio = 1.0;
+        }
+        if (maxRankStep == null) {
+            maxRankStep = 0;
+        }
+        if (maxRankStep < 0) {
+            throw new dev.dynalora.UserInputException("--max-rank-step must be >= 0 (0: no limit), got " + maxRankStep);
         }
         if (!(gateLrRatio >= 0) || gateLrRatio.isInfinite()) {
             throw new dev.dynalora.UserInputException("--gate-lr-ratio must be a finite number >= 0, got " + gateLrRatio);
@@ -31,6 +42,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
 
     public static AdaptiveOptions defaults(int rank) {
         return new AdaptiveOptions(2 * rank, 1, 2.0, true, true, true, Math.max(rank + 1, (3 * rank + 1) / 2), rank,
-                0.5, -1, -1, -1, false, DEFAULT_GATE_LR_RATIO);
+                0.5, -1, -1, -1, false, DEFAULT_GATE_LR_RATIO,
+                DEFAULT_MAX_RANK_STEP);
     }
 }

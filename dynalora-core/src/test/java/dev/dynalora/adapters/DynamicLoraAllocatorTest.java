@@ -270,6 +270,74 @@ class DynamicLoraAllocatorTest {
         }
     }
 
+    @Test
+    void perModuleBoundsKeepTheBudgetExactAndHold() {
+        SplittableRandom rng = new SplittableRandom(7);
+        for (int trial = 0; trial < 20000; trial++) {
+            int n = 1 + rng.nextInt(30);
+            int[] lo = new int[n];
+            int[] hi = new int[n];
+            double[] w = new double[n];
+            long sumLo = 0;
+            long sumHi = 0;
+            for (int m = 0; m < n; m++) {
+                lo[m] = rng.nextInt(6);
+                hi[m] = lo[m] + rng.nextInt(6);
+                w[m] = trial % 5 == 0 && rng.nextInt(3) == 0 ? 0 : Math.exp(rng.nextGaussian() * 3);
+                sumLo += lo[m];
+                sumHi += hi[m];
+            }
+            int budget = (int) (sumLo + rng.nextInt((int) (sumHi - sumLo) + 1));
+            int[] r = DynamicLoraAllocator.allocate(w, budget, lo, hi);
+            long sum = 0;
+            for (int m = 0; m < n; m++) {
+                int fm = m;
+                assertTrue(r[m] >= lo[m] && r[m] <= hi[m], () -> "module " + fm + " out of its bounds: " + Arrays.toString(r));
+                sum += r[m];
+            }
+            assertEquals(budget, sum);
+        }
+        // Uniform bounds given per module give what the uniform overload gives.
+        double[] w = {5, 3, 2, 0, 1};
+        int[] lo = {1, 1, 1, 1, 1};
+        int[] hi = {8, 8, 8, 8, 8};
+        assertArrayEquals(DynamicLoraAllocator.allocate(w, 17, 1, 8), DynamicLoraAllocator.allocate(w, 17, lo, hi));
+        // A module held at its upper bound passes the rest on in proportion.
+        assertArrayEquals(new int[] {2, 4, 2}, DynamicLoraAllocator.allocate(new double[] {10, 2, 1}, 8, new int[] {1, 1, 1},
+                new int[] {2, 8, 8}));
+        assertThrows(IllegalArgumentException.class, () -> DynamicLoraAllocator.allocate(new double[] {1, 1}, 9,
+                new int[] {1, 1}, new int[] {4, 4}));
+    }
+
+    @Test
+    void theRankStepLimitBoundsEachMoveAndKeepsTheBudget() {
+        List<LoraAdapter> ads = threeModules(8, false);
+        DynamicLoraConfig cfg = DynamicLoraConfig.defaults(8, 100).withRanks(1, 4, 4).withSwitches(true, true, false)
+                .withMaxRankStep(1);
+        DynamicLoraAllocator alloc = new DynamicLoraAllocator(cfg, ads);
+        observeSynthetic(alloc, ads);
+        int[] before = alloc.ranks();
+        alloc.reallocate(12);
+        // Unlimited, module 0 would take far more (the test above); limited, each module moves by one at most.
+        assertArrayEquals(new int[] {5, 4, 3}, alloc.ranks());
+        int[] prev = alloc.ranks();
+        for (int i = 0; i < 6; i++) {
+            alloc.reallocate(12);
+            int[] now = alloc.ranks();
+            assertEquals(12, Arrays.stream(now).sum());
+            for (int m = 0; m < 3; m++) {
+                assertTrue(Math.abs(now[m] - prev[m]) <= 1, Arrays.toString(prev) + " -> " + Arrays.toString(now));
+                assertEquals(now[m], active(ads.get(m)));
+            }
+            prev = now;
+        }
+        assertTrue(prev[0] > before[0] + 1, "repeated moves still reach the target: " + Arrays.toString(prev));
+        // A budget the limit cannot reach in one move: the limit gives way and the budget stays exact.
+        alloc.reallocate(3);
+        assertArrayEquals(new int[] {1, 1, 1}, alloc.ranks());
+        assertThrows(dev.dynalora.UserInputException.class, () -> cfg.withMaxRankStep(-1));
+    }
+
     static TokenBatch batch(int b, int t) {
         int[] mask = new int[b * t];
         for (int e = 0; e < b; e++) {

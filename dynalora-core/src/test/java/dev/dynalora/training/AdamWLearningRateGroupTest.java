@@ -112,7 +112,7 @@ class AdamWLearningRateGroupTest {
         // The optimizer built for the run moves a gate by ratio * lr and another parameter by lr: one step from
         // zero moments moves each element by about its rate (Adam's first step is lr * sign(grad)).
         AdamW opt = MethodSetup.optimizer(m, params, Method.DYNAMIC, 0f,
-                new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 2, 0.5, -1, -1, -1, false, 0.1));
+                new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 2, 0.5, -1, -1, -1, false, 0.1, 0));
         Param gate = gates.iterator().next();
         Param other = params.stream().filter(p -> !gates.contains(p)).findFirst().orElseThrow();
         for (Param p : List.of(gate, other)) {
