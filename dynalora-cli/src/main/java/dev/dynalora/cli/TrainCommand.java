@@ -133,7 +133,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean gatePerToken;
 
     @Option(names = "--gate-lr-ratio", defaultValue = "" + AdaptiveOptions.DEFAULT_GATE_LR_RATIO,
-            description = "Dynamic LoRA: the gates' learning rate as a fraction of --lr. Default: ${DEFAULT-VALUE}.")
+            description = "Dynamic LoRA: the learning rate of the gate weights w as a fraction of --lr (the gate biases keep --lr). Default: ${DEFAULT-VALUE}.")
     double gateLrRatio;
 
     @Option(names = "--max-rank-step", defaultValue = "" + AdaptiveOptions.DEFAULT_MAX_RANK_STEP,

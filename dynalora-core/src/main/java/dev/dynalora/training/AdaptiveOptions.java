@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * has LoRA's active parameter count. AdaLoRA: initR (default 1.5 x --rank, PEFT's 12 for 8) and targetR
  * (default --rank), orthRegWeight. tInit, tFinal, deltaT: the schedule; negative means "the method's default
  * for the run length". gatePerToken: Dynamic LoRA's gate per token instead of per example (run configurations
- * written before it existed read as false). gateLrRatio: the gates' learning rate as a fraction of --lr (see
+ * written before it existed read as false). gateLrRatio: the learning rate of the gate weights w as a fraction of --lr (see
  * {@link #DEFAULT_GATE_LR_RATIO}; run configurations written before it existed read as 1, what they trained with).
  * maxRankStep: most components a Dynamic LoRA module gains or loses at one reallocation, 0 for no limit (older
  * run configurations read as 0, what they trained with).

@@ -97,16 +97,29 @@ public final class MethodSetup {
         return gates;
     }
 
+    /** The gate weights w (not the biases) of a model set up for Dynamic LoRA. */
+    public static java.util.Set<Param> gateWeights(SequenceClassifier model) {
+        java.util.Set<Param> w = new java.util.HashSet<>();
+        for (LinearModule m : model.encoder().linearModules()) {
+            if (m.adapter() instanceof LoraAdapter la && la.gated()) {
+                w.add(la.gateWeight());
+            }
+        }
+        return w;
+    }
+
     /**
-     * The optimizer of a run: AdamW with the run's weight decay, Dynamic LoRA's gates at gate_lr_ratio times the
-     * learning rate (a parameter group of their own; docs/dynamic-lora.md says why).
+     * The optimizer of a run: AdamW with the run's weight decay; Dynamic LoRA's gate weights w at gate_lr_ratio
+     * times the learning rate (a parameter group of their own). Why w and not the bias: Adam moves each of w's
+     * d_in coordinates by about lr per step, and the gate's logit w . rmsnorm(mean x) adds d_in such moves over
+     * features of unit RMS, so it can move hundreds of times faster than the bias's lr (docs/dynamic-lora.md).
      */
     public static AdamW optimizer(SequenceClassifier model, List<Param> trainable, Method method, float weightDecay,
                                   AdaptiveOptions adaptive) {
         AdamW opt = new AdamW(trainable, weightDecay);
         if (method == Method.DYNAMIC && adaptive != null) {
-            java.util.Set<Param> gates = gateParams(model);
-            opt.scaleLearningRate(gates::contains, adaptive.gateLrRatio());
+            java.util.Set<Param> w = gateWeights(model);
+            opt.scaleLearningRate(w::contains, adaptive.gateLrRatio());
         }
         return opt;
     }

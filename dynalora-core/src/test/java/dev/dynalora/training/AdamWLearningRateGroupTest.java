@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A parameter with its own learning-rate ratio updates exactly as AdamW at ratio * lr would update it alone;
- * ratio 1 changes nothing; Dynamic LoRA's optimizer puts exactly the gate parameters in that group.
+ * ratio 1 changes nothing; Dynamic LoRA's optimizer puts exactly the gate weights (not the biases) in that group.
  */
 class AdamWLearningRateGroupTest {
 
@@ -109,19 +109,21 @@ class AdamWLearningRateGroupTest {
                 assertFalse(p.name().contains(".lora_gate."), p.name());
             }
         }
-        // The optimizer built for the run moves a gate by ratio * lr and another parameter by lr: one step from
-        // zero moments moves each element by about its rate (Adam's first step is lr * sign(grad)).
+        // The optimizer built for the run moves a gate weight by ratio * lr, a gate bias and every other parameter by
+        // lr: one step from zero moments moves each element by about its rate (Adam's first step is lr * sign(grad)).
         AdamW opt = MethodSetup.optimizer(m, params, Method.DYNAMIC, 0f,
                 new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 2, 0.5, -1, -1, -1, false, 0.1, 0));
-        Param gate = gates.iterator().next();
-        Param other = params.stream().filter(p -> !gates.contains(p)).findFirst().orElseThrow();
-        for (Param p : List.of(gate, other)) {
+        Set<Param> weights = MethodSetup.gateWeights(m);
+        assertEquals(2 * 2, weights.size());
+        for (Param p : params) {
             java.util.Arrays.fill(p.grad(), 1f);
         }
-        float g0 = gate.data()[0];
-        float o0 = other.data()[0];
+        List<float[]> before = params.stream().map(p -> p.data().clone()).toList();
         opt.step(1e-2f);
-        assertEquals(-1e-3, gate.data()[0] - g0, 1e-6);
-        assertEquals(-1e-2, other.data()[0] - o0, 1e-5);
+        for (int i = 0; i < params.size(); i++) {
+            Param p = params.get(i);
+            double expected = weights.contains(p) ? -1e-3 : -1e-2;
+            assertEquals(expected, p.data()[0] - before.get(i)[0], 1e-5, p.name());
+        }
     }
 }
