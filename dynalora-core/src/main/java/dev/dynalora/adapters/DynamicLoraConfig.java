@@ -43,8 +43,12 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
      */
     public static final double DEFAULT_TAU = 2.0;
 
-    /** No limit by default (set by the trainer from --max-rank-step). */
-    public static final int DEFAULT_MAX_RANK_STEP = 0;
+    /**
+     * At most 2 components gained or lost per module and reallocation: unlimited moves oscillated, because a
+     * module's mean score rises when it sheds its worst components and falls when it grows zero-score ones
+     * (docs/dynamic-lora.md, "Damping the moves").
+     */
+    public static final int DEFAULT_MAX_RANK_STEP = 2;
 
     public DynamicLoraConfig {
         if (rMax < 1) {

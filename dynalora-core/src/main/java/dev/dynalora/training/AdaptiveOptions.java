@@ -20,10 +20,10 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
                               boolean gatePerToken, Double gateLrRatio, Integer maxRankStep) {
 
     /** The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"). */
-    public static final double DEFAULT_GATE_LR_RATIO = 1.0;
+    public static final double DEFAULT_GATE_LR_RATIO = 0.01;
 
     /** Components a module may gain or lose at one reallocation (docs/dynamic-lora.md, "Damping the moves"). */
-    public static final int DEFAULT_MAX_RANK_STEP = 0;
+    public static final int DEFAULT_MAX_RANK_STEP = 2;
 
     public AdaptiveOptions {
         if (gateLrRatio == null) {
