@@ -46,8 +46,18 @@ class DynamicLoraEndToEndTest {
         assertEquals(12, lines.size(), "one record per logged step");
         boolean moved = false;
         JsonNode firstRanks = null;
+        List<Integer> previous = null;
         for (String line : lines) {
             JsonNode n = om.readTree(line);
+            // --max-rank-step defaults to 2: no module gains or loses more than 2 components at one reallocation
+            // (records are every step here, so consecutive records are at most one reallocation apart).
+            List<Integer> now = ranks(n);
+            if (previous != null) {
+                for (int m = 0; m < now.size(); m++) {
+                    assertTrue(Math.abs(now.get(m) - previous.get(m)) <= 2, previous + " -> " + now);
+                }
+            }
+            previous = now;
             int sum = 0;
             for (JsonNode m : n.get("modules")) {
                 int rank = m.get("rank").asInt();
@@ -65,6 +75,9 @@ class DynamicLoraEndToEndTest {
         assertTrue(moved, "rank never moved between modules");
         JsonNode cfg = om.readTree(run.resolve("adapter_config.json").toFile());
         assertEquals("LORA", cfg.get("peft_type").asText());
+        JsonNode runCfg = om.readTree(run.resolve("run_config.json").toFile());
+        assertEquals(0.01, runCfg.findValue("gate_lr_ratio").asDouble(), 0.0, runCfg.toString());
+        assertEquals(2, runCfg.findValue("max_rank_step").asInt(), runCfg.toString());
         CliRunner.Result merge = CliRunner.run("merge", "--run", run.toString(), "--out", dir.resolve("merged").toString());
         assertEquals(2, merge.exit(), merge.out() + merge.err());
         assertTrue(merge.err().contains("gate"), merge.err());
@@ -113,6 +126,17 @@ class DynamicLoraEndToEndTest {
         JsonNode metrics = om.readTree(ev.out()).get("metrics");
         assertEquals(lastEval.get("metrics").get("pearson").asDouble(), metrics.get("pearson").asDouble(), 0.0,
                 lastEval + " vs " + metrics);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--gate-lr-ratio=-0.5", "--gate-lr-ratio=NaN", "--max-rank-step=-1"})
+    void badDynamicSettingsAreRefusedInOneLine(String flag, @TempDir Path dir) {
+        Path run = dir.resolve("bad");
+        CliRunner.Result r = train(run, "dynamic", flag);
+        assertEquals(2, r.exit(), r.out() + r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains(flag.substring(0, flag.indexOf('='))), r.err());
+        assertFalse(Files.exists(run), "no run folder for a refused configuration");
     }
 
     static List<Integer> ranks(JsonNode allocationRecord) {
