@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tabulates the Dynamic LoRA trials at lr 2e-3 (bench/results/dynamic-trials-lr2e-3) beside the 2e-3 grid's
-LoRA and Dynamic LoRA runs and the ablation's reallocation-only runs: CoLA MCC and MRPC task score (mean of
+LoRA and Dynamic LoRA runs, the ablation's reallocation-only runs, and the revised method's grid and ablation: CoLA MCC and MRPC task score (mean of
 accuracy and F1), x100, per seed and mean. Run from the repository root."""
 import json, os, statistics as st
 
@@ -23,6 +23,11 @@ rows = [("LoRA (grid)", R + "/glue-lr2e-3/{t}-lora-s{s}"),
 T = R + "/dynamic-trials-lr2e-3"
 for name in ["g0.1", "g0.01", "g0.003", "g0.01-step2", "w0.01-step2"]:
     rows.append((name, T + "/{t}-" + name + "-s{s}"))
+# The revised method at commit 70643be and later: the grid's runs and its ablation (bench/ablation-lr2e-3.sh).
+rows += [("LoRA (revised grid)", R + "/glue-v2-lr2e-3/{t}-lora-s{s}"),
+         ("revised, all on (revised grid)", R + "/glue-v2-lr2e-3/{t}-dynamic-s{s}"),
+         ("revised --no-gate", R + "/ablation-v2-lr2e-3/{t}-no-gate-s{s}"),
+         ("revised --no-reallocation", R + "/ablation-v2-lr2e-3/{t}-no-reallocation-s{s}")]
 print("| variant | CoLA MCC | per seed | MRPC score | per seed |")
 print("| --- | ---: | --- | ---: | --- |")
 for name, pat in rows:
