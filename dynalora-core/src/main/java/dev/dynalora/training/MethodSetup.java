@@ -87,25 +87,25 @@ public final class MethodSetup {
 
     /** The gate parameters (w and b of every gated adapter) of a model set up for Dynamic LoRA. */
     public static java.util.Set<Param> gateParams(SequenceClassifier model) {
-        java.util.Set<Param> gates = new java.util.HashSet<>();
-        for (LinearModule m : model.encoder().linearModules()) {
-            if (m.adapter() instanceof LoraAdapter la && la.gated()) {
-                gates.add(la.gateWeight());
-                gates.add(la.gateBias());
-            }
-        }
-        return gates;
+        return gates(model, true);
     }
 
     /** The gate weights w (not the biases) of a model set up for Dynamic LoRA. */
     public static java.util.Set<Param> gateWeights(SequenceClassifier model) {
-        java.util.Set<Param> w = new java.util.HashSet<>();
+        return gates(model, false);
+    }
+
+    private static java.util.Set<Param> gates(SequenceClassifier model, boolean withBiases) {
+        java.util.Set<Param> gates = new java.util.HashSet<>();
         for (LinearModule m : model.encoder().linearModules()) {
             if (m.adapter() instanceof LoraAdapter la && la.gated()) {
-                w.add(la.gateWeight());
+                gates.add(la.gateWeight());
+                if (withBiases) {
+                    gates.add(la.gateBias());
+                }
             }
         }
-        return w;
+        return gates;
     }
 
     /**
