@@ -8,7 +8,12 @@ import dev.dynalora.training.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import dev.dynalora.UserInputException;
+
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -24,19 +29,56 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to create (whole or not at all).")
     Path out;
 
-    @Option(names = "--overwrite", description = "Replace an existing output folder.")
+    @Option(names = "--overwrite", description = "Replace an existing output folder, if it holds only an earlier export (a model folder).")
     boolean overwrite;
 
     @Override
     public Integer call() {
         RunFolder run = RunFolder.open(runDir);
         TrainConfig c = run.readConfig();
+        Path source = Path.of(c.model());
+        refuseOverlap(out, runDir, "the run folder");
+        refuseOverlap(out, source, "the base model folder");
         GlueTrainer.Built built = GlueTrainer.build(c);
         run.loadTrainable(built.trainable(), built.model());
-        Path source = Path.of(c.model());
-        String[] labels = built.task().labelNames().toArray(new String[0]);
+        // A regression task (STS-B) has no label names: its one output is named LABEL_0, as transformers does.
+        List<String> names = built.task().labelNames();
+        String[] labels = names.isEmpty() ? null : names.toArray(new String[0]);
         HuggingFaceExport.write(out, built.model(), ModelConfig.read(source), source, labels, overwrite);
         System.out.println("wrote " + out);
         return 0;
+    }
+
+    /**
+     * --out may not be a folder whose replacement would destroy {@code kept}: the folder itself, or one that
+     * contains it (symbolic links resolved, so another spelling of the same folder is caught too).
+     */
+    static void refuseOverlap(Path out, Path kept, String what) {
+        Path o = resolved(out);
+        Path k = resolved(kept);
+        if (o.equals(k)) {
+            throw new UserInputException("--out " + out + " is " + what + " itself; choose a new folder for the merged model");
+        }
+        if (k.startsWith(o)) {
+            throw new UserInputException("--out " + out + " contains " + what + " (" + kept + "); choose a new folder for"
+                    + " the merged model");
+        }
+    }
+
+    /** The real path of the longest existing prefix, with the rest appended: symlinks resolved where they exist. */
+    private static Path resolved(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return abs;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs));
+        } catch (IOException e) {
+            return abs;
+        }
     }
 }

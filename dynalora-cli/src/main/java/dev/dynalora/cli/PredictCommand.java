@@ -48,9 +48,7 @@ final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (Files.exists(output) && !overwrite) {
-            throw new UserInputException("output " + output + " already exists; pass --overwrite to replace it");
-        }
+        OutputFile.check("--output", output, overwrite, "index\tprediction", "a predictions file", input);
         RunFolder run = RunFolder.open(runDir);
         TrainConfig c = run.readConfig();
         GlueTrainer.Built built = GlueTrainer.build(c);

@@ -1,10 +1,12 @@
 package dev.dynalora.cli;
 
 import dev.dynalora.UserInputException;
+import dev.dynalora.cli.report.Comparability;
 import dev.dynalora.cli.report.HtmlReport;
 import dev.dynalora.cli.report.RunData;
 import dev.dynalora.cli.report.RunReader;
 import dev.dynalora.formats.AtomicFiles;
+import dev.dynalora.training.RunFolder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -56,8 +58,16 @@ final class ReportCommand implements Callable<Integer> {
         if (Files.isDirectory(target)) {
             throw new UserInputException("--out " + target + " is a folder; give a file name such as " + target.resolve(DEFAULT_NAME));
         }
-        if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !overwrite) {
-            throw new UserInputException(target + " already exists; choose another --out or pass --overwrite");
+        List<Path> runFiles = new ArrayList<>();
+        for (Path r : runs) {
+            for (String f : RunFolder.FILES) {
+                runFiles.add(r.resolve(f));
+            }
+        }
+        OutputFile.check("--out", target, overwrite, HtmlReport.GENERATOR, "a report", runFiles.toArray(new Path[0]));
+        String note = Comparability.note(data);
+        if (note != null) {
+            System.err.println("dynalora: note: " + note);
         }
         String html = HtmlReport.render(data);
         AtomicFiles.writeString(target, html);

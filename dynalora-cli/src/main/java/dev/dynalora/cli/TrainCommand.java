@@ -19,6 +19,7 @@ import picocli.CommandLine.Spec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -150,10 +151,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--orth-reg-weight", defaultValue = "0.5", description = "AdaLoRA: orthogonal regulariser weight. Default: ${DEFAULT-VALUE}.")
     double orthRegWeight;
 
-    @Option(names = "--t-init", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps before the first reallocation (default 10% of the run).")
+    @Option(names = "--t-init", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps before the first reallocation (default 10%% of the run).")
     long tInit;
 
-    @Option(names = "--t-final", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: final steps with the allocation frozen (default 20%).")
+    @Option(names = "--t-final", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: final steps with the allocation frozen (default 20%%).")
     long tFinal;
 
     @Option(names = "--delta-t", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps between reallocations (default: about 20 in the window).")
@@ -182,18 +183,33 @@ final class TrainCommand implements Callable<Integer> {
         }
         Method m = Method.parse(method);
         float peak = lr != null ? lr : (float) m.defaultLearningRate();
-        TrainConfig c = new TrainConfig(model.toAbsolutePath().toString(), task, data.toAbsolutePath().toString(), m.cliName(),
+        TrainConfig c = new TrainConfig(model.toAbsolutePath().normalize().toString(), task,
+                data.toAbsolutePath().normalize().toString(), m.cliName(),
                 rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),
                 warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery,
                 saveEvery != null ? saveEvery : DEFAULT_SAVE_EVERY, adaptive());
         c.validate();
-        // Build first: a bad model, task or --targets fails before any run folder is created.
+        // Everything that can fail on the user's input (model, --targets, --max-len, task data, tokenizer,
+        // memory) is checked before the run folder is created, so a failed start leaves nothing behind.
         GlueTrainer.Built built = GlueTrainer.build(c);
         GlueTrainer.checkMemory(built, c);
+        GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
         RunFolder run = RunFolder.create(out, overwrite);
+        return train(c, run, built, loaded, false);
+    }
+
+    private int train(TrainConfig c, RunFolder run, GlueTrainer.Built built, GlueTrainer.Data loaded, boolean resuming)
+            throws Exception {
         Map<String, Object> summary;
-        try (CpuKernels k = threads.kernels(); ProgressListener pl = new ProgressListener()) {
-            summary = new GlueTrainer(c, k, pl).run(run, built);
+        try (CpuKernels k = new CpuKernels(c.threads()); ProgressListener pl = new ProgressListener(c.epochs())) {
+            Interrupts.arm();
+            GlueTrainer trainer = new GlueTrainer(c, k, pl);
+            summary = resuming ? trainer.resume(run, built, loaded) : trainer.run(run, built, loaded);
+        } finally {
+            Interrupts.disarm();
+        }
+        if (summary.get("adapter_warning") instanceof String warning) {
+            System.err.println("dynalora: warning: " + warning);
         }
         System.out.println(new ObjectMapper().writeValueAsString(summary));
         return 0;
@@ -214,7 +230,8 @@ final class TrainCommand implements Callable<Integer> {
         RunFolder run = RunFolder.open(out);
         if (!run.hasCheckpoint()) {
             throw new UserInputException(out + " has no checkpoint to resume from (" + RunFolder.CHECKPOINT
-                    + " is written every --save-every steps and at each epoch end); start again with --overwrite");
+                    + " is written every --save-every steps and at each epoch end); start the run again with the same"
+                    + " command without --resume (a folder without a checkpoint is reused)");
         }
         TrainConfig before = run.readConfig();
         TrainConfig c = before.withResumeSettings(lr != null ? lr : before.lr(),
@@ -224,12 +241,8 @@ final class TrainCommand implements Callable<Integer> {
         c.validate();
         GlueTrainer.Built built = GlueTrainer.build(c);
         GlueTrainer.checkMemory(built, c);
-        Map<String, Object> summary;
-        try (CpuKernels k = new CpuKernels(c.threads()); ProgressListener pl = new ProgressListener()) {
-            summary = new GlueTrainer(c, k, pl).resume(run, built);
-        }
-        System.out.println(new ObjectMapper().writeValueAsString(summary));
-        return 0;
+        GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
+        return train(c, run, built, loaded, true);
     }
 
     private AdaptiveOptions adaptive() {
@@ -240,31 +253,65 @@ final class TrainCommand implements Callable<Integer> {
                 tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep);
     }
 
-    /** Draws training progress (loss, lr, tokens/s, ETA) and announces evaluations. */
+    /**
+     * Shows training progress: on a terminal a bar (steps, speed, ETA, loss, learning rate); otherwise (a log
+     * file, a pipe, CI) one plain line every --log-every steps, as Hugging Face's Trainer logs. Both print one
+     * line per evaluation. Also relays a Ctrl-C to the trainer (see {@link Interrupts}).
+     */
     static final class ProgressListener implements TrainingListener, AutoCloseable {
+        private final int epochs;
+        private final boolean interactive = Progress.interactive();
         private Progress bar;
+        private long total;
+        private long firstStep;
+        private long startNanos;
+
+        ProgressListener(int epochs) {
+            this.epochs = epochs;
+        }
 
         @Override
         public void started(long totalSteps, int trainExamples, int evalExamples) {
+            total = totalSteps;
+            startNanos = System.nanoTime();
             bar = Progress.start("train", totalSteps, "steps");
+            if (!interactive) {
+                bar.println(String.format(Locale.ROOT, "training: %d steps (%d epoch%s), %d training and %d dev examples",
+                        totalSteps, epochs, epochs == 1 ? "" : "s", trainExamples, evalExamples));
+            }
         }
 
         @Override
         public void resumed(long step) {
+            firstStep = step;
             bar.stepTo(step, "resumed at step " + step);
+            if (!interactive) {
+                bar.println("resumed at step " + step + " of " + total);
+            }
         }
 
         @Override
         public void step(long step, float loss, float lr, double tokensPerSecond) {
-            bar.stepTo(step, String.format("loss %.4f lr %.2e %.0f tok/s", loss, lr, tokensPerSecond));
+            if (interactive) {
+                bar.stepTo(step, String.format(Locale.ROOT, "loss %.4f lr %.2e %.0f tok/s", loss, lr, tokensPerSecond));
+                return;
+            }
+            double elapsed = (System.nanoTime() - startNanos) / 1e9;
+            long done = step - firstStep;
+            String eta = done > 0 ? duration(elapsed / done * (total - step)) : "?";
+            double epoch = total > 0 ? (double) step * epochs / total : 0;
+            bar.println(String.format(Locale.ROOT, "step %d/%d  epoch %.2f  loss %.4f  lr %.2e  %.0f tokens/s  elapsed %s  eta %s",
+                    step, total, epoch, loss, lr, tokensPerSecond, duration(elapsed), eta));
         }
 
         @Override
         public void evaluated(int epoch, Map<String, Double> metrics) {
-            if (Progress.interactive()) {
-                System.err.println();
-                System.err.println("epoch " + epoch + " dev " + metrics);
-            }
+            bar.println("epoch " + epoch + "/" + epochs + " dev: " + formatMetrics(metrics));
+        }
+
+        @Override
+        public boolean stopRequested() {
+            return Interrupts.stopRequested();
         }
 
         @Override
@@ -273,5 +320,23 @@ final class TrainCommand implements Callable<Integer> {
                 bar.close();
             }
         }
+    }
+
+    /** "accuracy 0.7132, f1 0.8123": metrics as a reader wants them, in the order the task defines. */
+    static String formatMetrics(Map<String, Double> metrics) {
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, Double> e : metrics.entrySet()) {
+            if (sb.length() > 0) {
+                sb.append(", ");
+            }
+            sb.append(e.getKey()).append(' ').append(String.format(Locale.ROOT, "%.4f", e.getValue()));
+        }
+        return sb.toString();
+    }
+
+    /** h:mm:ss. */
+    static String duration(double seconds) {
+        long s = Math.max(0, Math.round(seconds));
+        return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.training.Checkpoint;
 import dev.dynalora.training.RunFolder;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -90,6 +91,81 @@ class KillAndResumeTest {
             assertEquals(Files.readAllLines(allocation), Files.readAllLines(killed.resolve(RunFolder.ALLOCATION)), at);
         }
         assertFalse(Files.exists(killed.resolve(RunFolder.PENDING_CHECKPOINT)));
+    }
+
+    @Test
+    void sigtermStopsCleanlyWithACheckpointAndTheResumeCommand() throws Exception {
+        interruptResumeAndCompare("TERM", 15);
+    }
+
+    /**
+     * Ctrl-C. Skipped when this JVM was started with SIGINT ignored (a background job of a non-interactive
+     * shell): the child would inherit that, and the JVM rightly leaves an ignored SIGINT ignored.
+     */
+    @Test
+    void ctrlCStopsCleanlyWithACheckpointAndTheResumeCommand() throws Exception {
+        Assumptions.assumeFalse(sigintIgnored(), "SIGINT is ignored in this process (started in the background)");
+        interruptResumeAndCompare("INT", 2);
+    }
+
+    /**
+     * Sends the signal at a random step to a training child JVM: it must finish that step, save it as the
+     * checkpoint, print the resume command and exit with 128 + the signal's number; the resumed run must
+     * then equal an uninterrupted one bit for bit.
+     */
+    void interruptResumeAndCompare(String signal, int number) throws Exception {
+        Path reference = dir.resolve("sig" + signal + "-uninterrupted");
+        CliRunner.Result r = CliRunner.run(trainArgs("lora", reference).toArray(new String[0]));
+        assertEquals(0, r.exit(), r.err());
+
+        Path out = dir.resolve("sig" + signal);
+        Path log = dir.resolve("sig" + signal + ".log");
+        Process p = child(trainArgs("lora", out), log);
+        long target = 2 + new Random(System.nanoTime()).nextInt(TOTAL_STEPS / 2);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            while (lastLoggedStep(out) < target) {
+                waitABit(p, deadline, log);
+            }
+            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
+            assertEquals(0, kill.waitFor());
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "no exit after SIG" + signal + ": " + Files.readString(log));
+        } finally {
+            if (p.isAlive()) {
+                p.destroyForcibly();
+            }
+        }
+        String printed = Files.readString(log);
+        assertEquals(128 + number, p.exitValue(), printed);
+        long saved = Checkpoint.step(out.resolve(RunFolder.CHECKPOINT));
+        String at = "SIG" + signal + " after step " + target + ", checkpoint of step " + saved;
+        assertEquals(lastLoggedStep(out), saved, "the checkpoint is not of the last step taken; " + at + ": " + printed);
+        String lastLine = printed.strip().lines().reduce((a, b) -> b).orElse("");
+        assertEquals("dynalora: interrupted after step " + saved + " of " + TOTAL_STEPS + "; the checkpoint of step "
+                + saved + " is saved; continue with: dynalora train --resume --out " + out, lastLine, printed);
+        assertFalse(printed.contains("Exception"), printed);
+
+        Process resume = child(List.of("train", "--resume", "--out", out.toString()), dir.resolve("sig" + signal + "-resume.log"));
+        assertTrue(resume.waitFor(180, TimeUnit.SECONDS));
+        assertEquals(0, resume.exitValue(), Files.readString(dir.resolve("sig" + signal + "-resume.log")));
+        for (String f : List.of(RunFolder.TRAINABLE, "adapter_model.safetensors")) {
+            assertSameTensors(reference.resolve(f), out.resolve(f), at);
+        }
+        assertEquals(withoutTimings(reference.resolve(RunFolder.METRICS)), withoutTimings(out.resolve(RunFolder.METRICS)), at);
+    }
+
+    /** Whether SIGINT (signal 2) is in this process's ignored-signal mask (Linux /proc). */
+    static boolean sigintIgnored() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.exists(status)) {
+            return true;
+        }
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("SigIgn:")) {
+                return (Long.parseLong(line.substring(7).trim(), 16) & (1L << 1)) != 0;
+            }
+        }
+        return true;
     }
 
     /**

@@ -249,6 +249,11 @@ class ReportCommandTest {
         assertUserError(CliRunner.run("report", "--run", run.toString()), "--overwrite");
         assertEquals("precious", Files.readString(out));
 
+        // "precious" is not a report: --overwrite replaces only a report written before.
+        assertUserError(CliRunner.run("report", "--run", run.toString(), "--overwrite"), "not a report");
+        assertEquals("precious", Files.readString(out));
+        Files.delete(out);
+        assertEquals(0, CliRunner.run("report", "--run", run.toString()).exit());
         CliRunner.Result r = CliRunner.run("report", "--run", run.toString(), "--overwrite");
         assertEquals(0, r.exit(), r.err());
         String html = Files.readString(out);

@@ -101,6 +101,6 @@ class TrainEndToEndTest {
         CliRunner.Result r = CliRunner.run("train", "--model", CliRunner.miniLm().toString(), "--task", "mrpc",
                 "--data", CliRunner.shared().resolve("glue").toString(), "--out", run.toString(), "--limit", "16");
         assertEquals(2, r.exit());
-        assertTrue(r.err().contains("already exists"), r.err());
+        assertTrue(r.err().contains("holds a finished run"), r.err());
     }
 }

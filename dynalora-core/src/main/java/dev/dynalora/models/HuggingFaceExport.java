@@ -72,8 +72,12 @@ public final class HuggingFaceExport {
         if (target.getParent() == null || target.getFileName() == null) {
             throw new UserInputException(outDir + ": not a folder path to export to");
         }
-        if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !overwrite) {
-            throw new UserInputException(outDir + ": already exists; choose a new folder or allow overwriting");
+        if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!overwrite) {
+                throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite to replace"
+                        + " the model folder there");
+            }
+            requireModelFolder(target, outDir);
         }
         String[] labels = labels(labelNames, model.numLabels());
         Map<String, Tensor> tensors = tensors(model);
@@ -116,7 +120,7 @@ public final class HuggingFaceExport {
         if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             if (!overwrite) {
                 // Appeared while we were writing.
-                throw new UserInputException(outDir + ": already exists; choose a new folder or allow overwriting");
+                throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite");
             }
             old = target.resolveSibling("." + target.getFileName() + ".old-"
                     + Long.toHexString(ThreadLocalRandom.current().nextLong()));
@@ -126,7 +130,7 @@ public final class HuggingFaceExport {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (FileAlreadyExistsException e) {
             restore(old, target);
-            throw new UserInputException(outDir + ": already exists; choose a new folder or allow overwriting", e);
+            throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite", e);
         } catch (IOException | RuntimeException e) {
             restore(old, target);
             throw e;
@@ -143,6 +147,38 @@ public final class HuggingFaceExport {
             } catch (IOException ignored) {
                 // The original failure is the one to report; the old folder is still there under its hidden name.
             }
+        }
+    }
+
+    /** Every file name this export writes: what an existing folder may hold to be replaced by --overwrite. */
+    public static Set<String> writtenFiles() {
+        Set<String> names = new HashSet<>(TOKENIZER_FILES);
+        names.add("model.safetensors");
+        names.add(ModelConfig.FILE_NAME);
+        return names;
+    }
+
+    /**
+     * Overwriting replaces a whole folder, so it is allowed only for one holding nothing but the files an
+     * export writes (an earlier export): never a run folder, a folder of runs, or anything with a user's files.
+     */
+    private static void requireModelFolder(Path target, Path outDir) {
+        if (!Files.isDirectory(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new UserInputException(outDir + ": exists and is not a folder; choose a new folder");
+        }
+        Set<String> ours = writtenFiles();
+        List<String> foreign;
+        try (Stream<Path> s = Files.list(target)) {
+            foreign = s.filter(p -> !ours.contains(p.getFileName().toString())
+                            || !Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                    .map(p -> p.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + outDir + ": " + describe(e), e);
+        }
+        if (!foreign.isEmpty()) {
+            throw new UserInputException(outDir + " holds files that an exported model folder does not ("
+                    + String.join(", ", foreign.subList(0, Math.min(3, foreign.size()))) + (foreign.size() > 3 ? ", ..." : "")
+                    + "), so --overwrite will not replace it; choose a new folder");
         }
     }
 

@@ -75,6 +75,11 @@ final class Checkpointer {
         return null;
     }
 
+    /** The step of checkpoint.pending.safetensors, -1 when there is none. */
+    long pendingStep() {
+        return pending;
+    }
+
     /** A step from the pending state computed a finite loss and gradient: publish it (one atomic rename). */
     void stepSucceeded() {
         publish();

@@ -11,6 +11,8 @@ import dev.dynalora.kernels.Kernels;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.UserInputException;
+import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.PeftAdapterIO;
 import dev.dynalora.models.PretrainedBert;
 import dev.dynalora.models.SequenceClassifier;
@@ -48,6 +50,13 @@ public final class GlueTrainer {
         GlueTask task = GlueTask.parse(c.task());
         Method method = Method.parse(c.method());
         SequenceClassifier model = PretrainedBert.loadClassifier(Path.of(c.model()), task.numLabels(), c.seed());
+        int positions = model.encoder().config().maxPositionEmbeddings();
+        if (c.maxLen() > positions) {
+            // Refused here, before the memory estimate and before any data is read: a longer example would
+            // otherwise fail mid-run, and the estimate for an impossible length is a meaningless heap size.
+            throw new UserInputException("--max-len " + c.maxLen() + " exceeds the model's max_position_embeddings "
+                    + positions + "; use --max-len " + positions + " or less");
+        }
         LoraConfig lora = method.usesAdapters()
                 ? LoraConfig.of(c.rank(), c.alpha(), c.targets(), c.rsLora(), c.loraDropout(), c.seed()) : null;
         List<Param> trainable = MethodSetup.apply(model, method, lora, c.adaptive());
@@ -55,6 +64,25 @@ public final class GlueTrainer {
     }
 
     public record Built(GlueTask task, Method method, SequenceClassifier model, LoraConfig lora, List<Param> trainable) {
+    }
+
+    /** A run's data, read and tokenized: the train split and the first dev split. */
+    public record Data(List<Example> train, List<Example> dev, String devSplit, EncodedExamples trainSet,
+                       EncodedExamples devSet) {
+    }
+
+    /**
+     * Reads and tokenizes the run's data. The CLI calls this before it creates the run folder, so that a
+     * missing or malformed data file, tokenizer or task folder fails without leaving anything behind.
+     */
+    public static Data loadData(TrainConfig c, GlueTask task) {
+        Path data = Path.of(c.data());
+        List<Example> train = GlueReader.read(data, task, "train", c.trainLimit());
+        String devSplit = task.devSplits().get(0);
+        List<Example> dev = GlueReader.read(data, task, devSplit, c.evalLimit());
+        try (TextTokenizer tok = TextTokenizer.load(Path.of(c.model()), c.maxLen())) {
+            return new Data(train, dev, devSplit, new EncodedExamples(train, tok), new EncodedExamples(dev, tok));
+        }
     }
 
     /**
@@ -97,14 +125,34 @@ public final class GlueTrainer {
         return "peft";
     }
 
-    public Map<String, Object> run(RunFolder run) {
-        return run(run, build(config));
+    /**
+     * Null, or why the PEFT adapter files of a gated Dynamic LoRA model do not reproduce it: Python PEFT has no
+     * input gate, drops the lora_gate.* tensors (reporting them only as unexpected keys in a return value, no
+     * warning) and so builds a different model. Said in the run summary and on standard error.
+     */
+    public static String peftGateWarning(Built built) {
+        if (!built.method().usesAdapters()) {
+            return null;
+        }
+        for (LinearModule m : built.model().encoder().linearModules()) {
+            if (m.adapter() instanceof LoraAdapter a && a.gated()) {
+                return "the adapter's input gates are saved under lora_gate.* keys, which Python PEFT does not load,"
+                        + " so PEFT builds a different model from adapter_model.safetensors than dynalora's; train"
+                        + " with --no-gate for an adapter that PEFT reproduces exactly";
+            }
+        }
+        return null;
     }
 
-    /** Trains the model built from this trainer's configuration (see {@link #build}). */
-    public Map<String, Object> run(RunFolder run, Built built) {
+    public Map<String, Object> run(RunFolder run) {
+        Built built = build(config);
+        return run(run, built, loadData(config, built.task()));
+    }
+
+    /** Trains the model built from this trainer's configuration (see {@link #build}) on its data ({@link #loadData}). */
+    public Map<String, Object> run(RunFolder run, Built built, Data data) {
         run.writeConfig(config);
-        return train(run, built, false);
+        return train(run, built, data, false);
     }
 
     /**
@@ -117,7 +165,7 @@ public final class GlueTrainer {
      * @throws UserInputException if there is no checkpoint, the run has finished, or the checkpoint does not
      *     fit the configuration and data
      */
-    public Map<String, Object> resume(RunFolder run, Built built) {
+    public Map<String, Object> resume(RunFolder run, Built built, Data data) {
         if (!run.hasCheckpoint()) {
             throw new UserInputException(run.dir() + " has no checkpoint to resume from (" + RunFolder.CHECKPOINT
                     + " is written every --save-every steps and at each epoch end)");
@@ -125,22 +173,17 @@ public final class GlueTrainer {
         if (run.finished()) {
             throw new UserInputException("the run in " + run.dir() + " has already finished; nothing to resume");
         }
-        return train(run, built, true);
+        return train(run, built, data, true);
     }
 
-    private Map<String, Object> train(RunFolder run, Built built, boolean resume) {
+    private Map<String, Object> train(RunFolder run, Built built, Data data, boolean resume) {
         TrainConfig c = config;
         GlueTask task = built.task();
-        Path data = Path.of(c.data());
-        List<Example> train = GlueReader.read(data, task, "train", c.trainLimit());
-        String devSplit = task.devSplits().get(0);
-        List<Example> dev = GlueReader.read(data, task, devSplit, c.evalLimit());
-        EncodedExamples trainSet;
-        EncodedExamples devSet;
-        try (TextTokenizer tok = TextTokenizer.load(Path.of(c.model()), c.maxLen())) {
-            trainSet = new EncodedExamples(train, tok);
-            devSet = new EncodedExamples(dev, tok);
-        }
+        List<Example> train = data.train();
+        List<Example> dev = data.dev();
+        String devSplit = data.devSplit();
+        EncodedExamples trainSet = data.trainSet();
+        EncodedExamples devSet = data.devSet();
         SequenceClassifier model = built.model();
         List<Param> params = built.trainable();
 
@@ -222,6 +265,9 @@ public final class GlueTrainer {
                 if (c.saveEvery() > 0 && step % c.saveEvery() == 0 && bi + 1 < plan.size()) {
                     save(checkpoints, run, p, lr, c.lr());
                 }
+                if (bi + 1 < plan.size() && listener.stopRequested()) {
+                    stopHere(checkpoints, run, p, lr, c.lr(), total);
+                }
             }
             listener.evaluating(epoch + 1, dev.size());
             Map<String, Double> metrics = evaluate(kernels, model, task, devSet, Math.max(c.batch(), 32));
@@ -237,6 +283,9 @@ public final class GlueTrainer {
             listener.evaluated(epoch + 1, metrics);
             p.endEpoch();
             save(checkpoints, run, p, schedule.lr(p.step - 1), c.lr());
+            if (epoch + 1 < c.epochs() && listener.stopRequested()) {
+                stopHere(checkpoints, run, p, schedule.lr(p.step - 1), c.lr(), total);
+            }
         }
         checkpoints.finish();
         run.saveTrainable(params, model);
@@ -249,6 +298,10 @@ public final class GlueTrainer {
         summary.put("trainable_params", trainableCount);
         summary.put("active_trainable_params", ActiveParams.count(model, params));
         summary.put("adapter_export", adapterExport);
+        String gateWarning = peftGateWarning(built);
+        if (gateWarning != null) {
+            summary.put("adapter_warning", gateWarning);
+        }
         summary.put("total_params", totalCount);
         summary.put("steps", p.step);
         summary.put("train_time_s", Math.round(p.trainSeconds * 10) / 10.0);
@@ -266,6 +319,21 @@ public final class GlueTrainer {
             throw diverged(run, p.step, "non-finite values in " + bad, Float.NaN, Double.NaN, lr, peakLr,
                     checkpoints.confirmedStep());
         }
+    }
+
+    /**
+     * Stops on the user's request after a finished step: its state becomes the run's checkpoint at once (a
+     * LoRA checkpoint is a few MB, a second at most even for full fine-tuning), so the resume loses nothing.
+     * It is published without waiting for a next step to confirm it finite (see {@link Checkpointer}): the user
+     * asked to stop, and the step that produced it was finite.
+     */
+    private static void stopHere(Checkpointer checkpoints, RunFolder run, TrainingProgress p, float lr, float peakLr,
+                                 long total) {
+        if (checkpoints.pendingStep() != p.step && checkpoints.confirmedStep() != p.step) {
+            save(checkpoints, run, p, lr, peakLr);
+        }
+        checkpoints.finish();
+        throw new TrainingInterruptedException(p.step, total, run.dir());
     }
 
     /** Logs the diverged record (never a checkpoint) and builds the error the run stops with. */

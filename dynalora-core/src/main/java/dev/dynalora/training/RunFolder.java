@@ -39,7 +39,7 @@ public final class RunFolder {
     /** A checkpoint written but not yet confirmed good by a following step (see {@link Checkpointer}). */
     public static final String PENDING_CHECKPOINT = "checkpoint.pending.safetensors";
     /** Every file a training run writes (what --overwrite replaces). */
-    static final List<String> FILES = List.of(CONFIG, METRICS, ALLOCATION, TRAINABLE, CHECKPOINT, PENDING_CHECKPOINT,
+    public static final List<String> FILES = List.of(CONFIG, METRICS, ALLOCATION, TRAINABLE, CHECKPOINT, PENDING_CHECKPOINT,
             "adapter_config.json", "adapter_model.safetensors");
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -55,24 +55,34 @@ public final class RunFolder {
         return dir;
     }
 
-    /** Creates the folder; an existing non-empty folder is refused unless overwrite, so no run is clobbered. */
+    /**
+     * Creates the folder for a new run. An existing non-empty folder is refused unless overwrite when it holds
+     * something worth keeping: a run with a checkpoint (which --resume continues; the message says so before it
+     * mentions --overwrite), a finished run, or files that are not a run's. A folder holding only the files of
+     * a run that stopped before its first checkpoint (a failed start, an early crash) is not a run to protect:
+     * nothing in it can be resumed, so it is cleared and reused, and the corrected command simply works.
+     * With overwrite only the run's own files are deleted, never anything else in the folder.
+     */
     public static RunFolder create(Path dir, boolean overwrite) {
         try {
             if (Files.exists(dir) && !Files.isDirectory(dir)) {
                 throw new UserInputException("--out " + dir + " exists and is not a folder");
             }
             if (Files.isDirectory(dir)) {
+                RunFolder existing = new RunFolder(dir);
+                List<String> foreign = existing.foreignEntries();
                 boolean empty;
                 try (Stream<Path> s = Files.list(dir)) {
                     empty = s.findAny().isEmpty();
                 }
                 if (!empty && !overwrite) {
-                    throw new UserInputException("run folder " + dir + " already exists and is not empty; choose another --out or pass --overwrite");
+                    existing.refuseReuse(foreign);
                 }
                 if (!empty) {
                     for (String f : FILES) {
                         Files.deleteIfExists(dir.resolve(f));
                     }
+                    existing.removeTemporaries();
                 }
             }
             Files.createDirectories(dir);
@@ -80,6 +90,46 @@ public final class RunFolder {
             throw new UserInputException("cannot create run folder " + dir + ": " + e.getMessage());
         }
         return new RunFolder(dir);
+    }
+
+    /** Throws the reason a new run may not replace what this folder holds; returns when it holds only a stub. */
+    private void refuseReuse(List<String> foreign) {
+        boolean checkpoint = hasCheckpoint() || Files.isRegularFile(pendingCheckpoint());
+        if (finished()) {
+            throw new UserInputException("run folder " + dir + " holds a finished run; choose another --out, or pass"
+                    + " --overwrite to replace it");
+        }
+        if (checkpoint) {
+            String at = hasCheckpoint() ? " (checkpoint of step " + Checkpoint.step(checkpoint()) + ")" : "";
+            throw new UserInputException("run folder " + dir + " holds an unfinished run" + at + "; continue it with: "
+                    + resumeCommand(dir) + " (or pass --overwrite to start again, which deletes its checkpoint)");
+        }
+        if (!foreign.isEmpty()) {
+            throw new UserInputException("--out " + dir + " already exists and holds files that are not a dynalora run ("
+                    + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
+                    + (foreign.size() > 3 ? ", ..." : "") + "); choose another --out, or pass --overwrite (which"
+                    + " replaces only the run's own files)");
+        }
+    }
+
+    /** The folder's entries that no training run writes (sorted names), e.g. a user's notes or another run. */
+    private List<String> foreignEntries() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> !FILES.contains(n) && !isTemporary(n)).sorted().toList();
+        }
+    }
+
+    private static boolean isTemporary(String name) {
+        return name.endsWith(".tmp") && FILES.stream().anyMatch(f -> name.startsWith("." + f + "."));
+    }
+
+    /** The command that continues the run in {@code dir} (the path quoted for a POSIX shell when it needs it). */
+    public static String resumeCommand(Path dir) {
+        String d = dir.toString();
+        if (!d.matches("[A-Za-z0-9_./@%+=:,-]+")) {
+            d = "'" + d.replace("'", "'\\''") + "'";
+        }
+        return "dynalora train --resume --out " + d;
     }
 
     public static RunFolder open(Path dir) {
@@ -206,9 +256,7 @@ public final class RunFolder {
     public void removeTemporaries() {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                String n = p.getFileName().toString();
-                boolean ours = FILES.stream().anyMatch(f -> n.startsWith("." + f + "."));
-                if (ours && n.endsWith(".tmp") && Files.isRegularFile(p)) {
+                if (isTemporary(p.getFileName().toString()) && Files.isRegularFile(p)) {
                     Files.deleteIfExists(p);
                 }
             }

@@ -24,9 +24,9 @@ public final class TrainingDivergedException extends UserInputException {
         String lower = String.format(Locale.ROOT, "%.0e", peakLr / 10);
         if (checkpointStep < 0) {
             return "no checkpoint was taken yet: start again with a lower --lr (e.g. " + lower
-                    + ") or --max-grad-norm and --overwrite";
+                    + ") or --max-grad-norm (the same --out can be used again)";
         }
         return "the checkpoint of step " + checkpointStep + " is kept and can be resumed with a lower learning rate:"
-                + " dynalora train --resume --out " + runDir + " --lr " + lower;
+                + " " + RunFolder.resumeCommand(runDir) + " --lr " + lower;
     }
 }

@@ -20,6 +20,15 @@ public interface TrainingListener {
     default void evaluated(int epoch, Map<String, Double> metrics) {
     }
 
+    /**
+     * Polled after every step: true asks the trainer to stop cleanly (the CLI sets it on Ctrl-C or SIGTERM). The
+     * trainer then saves a checkpoint of the state after that step and throws
+     * {@link TrainingInterruptedException}.
+     */
+    default boolean stopRequested() {
+        return false;
+    }
+
     TrainingListener NONE = new TrainingListener() {
     };
 }

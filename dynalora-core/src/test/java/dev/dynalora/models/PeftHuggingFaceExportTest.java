@@ -111,8 +111,12 @@ class PeftHuggingFaceExportTest {
         assertUserError(() -> HuggingFaceExport.write(out, m, c, null, null), "export", "already exists");
         assertTrue(Files.exists(out.resolve("old.txt")));
 
+        // --overwrite replaces an earlier export only, never a folder holding anything else.
+        assertUserError(() -> HuggingFaceExport.write(out, m, c, null, null, true), "export", "old.txt");
+        assertEquals("old", Files.readString(out.resolve("old.txt")));
+        Files.delete(out.resolve("old.txt"));
+        HuggingFaceExport.write(out, model(c, 8, LABELS), c, null, null, true); // an empty folder holds nothing foreign
         HuggingFaceExport.write(out, m, c, null, null, true);
-        assertFalse(Files.exists(out.resolve("old.txt")));
         assertArrayEquals(logits(m), logits(PretrainedBert.loadClassifier(out, LABELS, 5)));
         try (Stream<Path> s = Files.list(dir)) {
             assertEquals(List.of("export", "src"), s.map(p -> p.getFileName().toString()).sorted().toList());

@@ -32,17 +32,24 @@ public final class HtmlReport {
     private HtmlReport() {
     }
 
+    /** The tag every report carries in its head: how report --overwrite recognises a file it may replace. */
+    public static final String GENERATOR = "<meta name=\"generator\" content=\"dynalora report\">";
+
     public static String render(List<RunData> runs) {
         ObjectNode model = ReportModel.build(runs);
         List<String> labels = ReportModel.labels(runs);
         StringBuilder h = new StringBuilder(1 << 20);
         h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-                .append("<meta name=\"generator\" content=\"dynalora report\">\n")
+                .append(GENERATOR).append("\n")
                 .append("<title>dynalora report: ").append(esc(String.join(", ", labels))).append("</title>\n")
                 .append("<style>\n").append(ReportScript.CSS).append("</style>\n</head>\n<body>\n");
         h.append("<header><h1>dynalora report</h1><p>").append(runs.size() == 1 ? "Run " : runs.size() + " runs: ")
                 .append(esc(String.join(", ", labels))).append("</p></header>\n<main>\n");
+        String note = Comparability.note(runs);
+        if (note != null) {
+            h.append("<p class=\"card\"><strong>Note:</strong> ").append(esc(note)).append(".</p>\n");
+        }
         h.append("<noscript><p class=\"card\">The charts need JavaScript; the summary table does not.</p></noscript>\n");
         summary(h, runs, labels);
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Checks bin/dynalora as a user meets it (what the JUnit tests, which run the CLI in-process, cannot see):
+# no JVM warnings on standard error (the incubator notice, JNA's native-access warning on JDK 22+), a usage
+# error without a command, and every line of standard error written before the command returns.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+check() { # name, condition
+  if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi
+}
+
+bin/dynalora --version >/dev/null 2>&1 # builds the CLI when needed (the build talks on standard error)
+bin/dynalora --help >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--help exits 0" '[ $rc = 0 ]'
+check "--help prints nothing on standard error" '[ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+
+bin/dynalora train --help >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "train --help exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+
+printf 'hello world\n' >"$tmp/in.txt"
+bin/dynalora embed --model ../shared/models/all-MiniLM-L6-v2 --input "$tmp/in.txt" --threads 1 >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "embed (loads the native tokenizer) exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+
+for i in 1 2 3; do
+  bin/dynalora >"$tmp/out" 2>"$tmp/err"; rc=$?
+  last="$(tail -n 1 "$tmp/err")"
+  check "no command: exit 2 and the error line present when the command returns ($i)" \
+    '[ $rc = 2 ] && [ "$last" = "dynalora: error: no command given; run one of the commands above (e.g. dynalora train --help)" ]'
+done
+exit $fail
