@@ -124,6 +124,40 @@ public final class CrossEntropy {
         }
     }
 
+    /**
+     * probs := dloss * (probs - onehot(label)) / count in place (ignored rows set to 0): the gradient of the
+     * mean loss written over the softmax that {@link #forward} left there. A causal language model's
+     * [tokens, vocabulary] buffer is hundreds of MB, so this spares it a second one of the same size.
+     */
+    public static void backwardInPlace(Kernels k, float[] probs, int[] labels, int batch, int classes, float dloss) {
+        Checks.nonNegative(batch, "batch");
+        Checks.positive(classes, "classes");
+        Checks.len(probs, (long) batch * classes, "probs");
+        int count = countLabels(labels, batch, classes);
+        final float f = count == 0 ? 0f : (float) ((double) dloss / count);
+        Kernels.RangeBody body = (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int base = r * classes;
+                int label = labels[r];
+                if (label == IGNORE_INDEX) {
+                    java.util.Arrays.fill(probs, base, base + classes, 0f);
+                    continue;
+                }
+                for (int c = 0; c < classes; c++) {
+                    float indicator = c == label ? 1f : 0f;
+                    probs[base + c] = f * (probs[base + c] - indicator);
+                }
+            }
+        };
+        if ((long) batch * classes < MIN_PARALLEL) {
+            if (batch > 0) {
+                body.run(0, batch);
+            }
+        } else {
+            k.parallelFor(batch, body);
+        }
+    }
+
     /** Validates labels and returns how many are not ignored. */
     private static int countLabels(int[] labels, int batch, int classes) {
         Checks.len(labels, batch, "labels");

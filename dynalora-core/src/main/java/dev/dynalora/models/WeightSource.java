@@ -20,4 +20,12 @@ public interface WeightSource {
     default LinearModule linear(String name, int in, int out) {
         return new LinearModule(name, param(name + ".weight", out, in), param(name + ".bias", out));
     }
+
+    /**
+     * A linear layer name.weight [out, in], with name.bias [out] only when {@code bias}: Llama's projections
+     * have none (attention_bias and mlp_bias are false), and asking for a bias the checkpoint lacks would fail.
+     */
+    default LinearModule linear(String name, int in, int out, boolean bias) {
+        return bias ? linear(name, in, out) : new LinearModule(name, param(name + ".weight", out, in), null);
+    }
 }

@@ -128,4 +128,29 @@ class CrossEntropyTest {
         assertArrayEquals(p1, p2);
         assertEquals(ref(toDouble(logits), labels, batch, classes), l1, 1e-5);
     }
+
+    /** The in-place gradient equals backward into a zeroed buffer, ignored rows included, for any thread split. */
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void backwardInPlaceMatchesBackward(Kernels k) {
+        Random rnd = new Random(62);
+        int batch = 301, classes = 67; // above the parallel threshold, odd
+        float[] logits = randn(rnd, batch * classes, 3);
+        int[] labels = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            labels[b] = b % 5 == 0 ? CrossEntropy.IGNORE_INDEX : rnd.nextInt(classes);
+        }
+        float[] probs = new float[logits.length];
+        CrossEntropy.forward(k, probs, null, logits, labels, batch, classes);
+        float[] d = new float[logits.length];
+        CrossEntropy.backward(k, d, probs, labels, batch, classes, 0.5f);
+        float[] inPlace = probs.clone();
+        CrossEntropy.backwardInPlace(k, inPlace, labels, batch, classes, 0.5f);
+        assertArrayEquals(d, inPlace);
+        float[] ignored = probs.clone();
+        int[] none = new int[batch];
+        java.util.Arrays.fill(none, CrossEntropy.IGNORE_INDEX);
+        CrossEntropy.backwardInPlace(k, ignored, none, batch, classes, 1f);
+        assertArrayEquals(new float[logits.length], ignored);
+    }
 }
