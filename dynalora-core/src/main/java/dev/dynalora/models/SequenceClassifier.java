@@ -15,7 +15,7 @@ import java.util.List;
  * classifier to numLabels logits (numLabels = 1 is regression). The pooler comes from the checkpoint when
  * it has one; otherwise it is initialised as Hugging Face does (normal(0, initializer_range), zero bias).
  */
-public final class SequenceClassifier {
+public final class SequenceClassifier implements AdaptableModel {
     private final BertEncoder encoder;
     private final LinearModule pooler;
     private final LinearModule classifier;
@@ -67,10 +67,18 @@ public final class SequenceClassifier {
     }
 
     /** Head parameters (pooler and classifier): trained by every method, as PEFT's modules_to_save. */
+    /** The encoder's projections (the head's pooler and classifier are not adapter targets). */
+    @Override
+    public List<LinearModule> linearModules() {
+        return encoder.linearModules();
+    }
+
+    @Override
     public List<Param> headParams() {
         return List.of(pooler.weight(), pooler.bias(), classifier.weight(), classifier.bias());
     }
 
+    @Override
     public List<Param> allParams() {
         List<Param> p = new ArrayList<>(encoder.params());
         p.addAll(headParams());

@@ -4,7 +4,7 @@ import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.AdaptableModel;
 import dev.dynalora.tensor.Param;
 
 import java.util.HashSet;
@@ -19,10 +19,10 @@ public final class ActiveParams {
     private ActiveParams() {
     }
 
-    public static long count(SequenceClassifier model, List<Param> trainable) {
+    public static long count(AdaptableModel model, List<Param> trainable) {
         long total = 0;
         Set<Param> adapterParams = new HashSet<>();
-        for (LinearModule m : model.encoder().linearModules()) {
+        for (LinearModule m : model.linearModules()) {
             LinearAdapter a = m.adapter();
             if (a == null) {
                 continue;

@@ -10,7 +10,7 @@ import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.RankAllocator;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.AdaptableModel;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +20,7 @@ public final class AdaptiveHooks {
     private AdaptiveHooks() {
     }
 
-    public static StepHooks create(Method method, SequenceClassifier model, int rank, AdaptiveOptions o, long totalSteps) {
+    public static StepHooks create(Method method, AdaptableModel model, int rank, AdaptiveOptions o, long totalSteps) {
         if (method == Method.DYNAMIC) {
             DynamicLoraAllocator alloc = new DynamicLoraAllocator(dynamicConfig(rank, o, totalSteps), adapters(model, LoraAdapter.class));
             return new DynamicHooks(alloc);
@@ -51,9 +51,9 @@ public final class AdaptiveHooks {
         return c;
     }
 
-    static <T extends LinearAdapter> List<T> adapters(SequenceClassifier model, Class<T> type) {
+    static <T extends LinearAdapter> List<T> adapters(AdaptableModel model, Class<T> type) {
         List<T> out = new ArrayList<>();
-        for (LinearModule m : model.encoder().linearModules()) {
+        for (LinearModule m : model.linearModules()) {
             if (type.isInstance(m.adapter())) {
                 out.add(type.cast(m.adapter()));
             }

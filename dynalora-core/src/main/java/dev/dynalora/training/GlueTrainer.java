@@ -134,7 +134,7 @@ public final class GlueTrainer {
         if (!built.method().usesAdapters()) {
             return null;
         }
-        for (LinearModule m : built.model().encoder().linearModules()) {
+        for (LinearModule m : built.model().linearModules()) {
             if (m.adapter() instanceof LoraAdapter a && a.gated()) {
                 return "the adapter's input gates are saved under lora_gate.* keys, which Python PEFT does not load,"
                         + " so PEFT builds a different model from adapter_model.safetensors than dynalora's; train"

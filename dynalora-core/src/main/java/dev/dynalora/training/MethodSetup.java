@@ -7,7 +7,7 @@ import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.AdaptableModel;
 import dev.dynalora.tensor.Param;
 
 import java.util.ArrayList;
@@ -23,17 +23,17 @@ public final class MethodSetup {
     }
 
     /** Applies the method and returns the trainable parameters in a stable order. */
-    public static List<Param> apply(SequenceClassifier model, Method method, LoraConfig lora) {
+    public static List<Param> apply(AdaptableModel model, Method method, LoraConfig lora) {
         return apply(model, method, lora, lora == null ? null : AdaptiveOptions.defaults(lora.rank()));
     }
 
     /**
-     * As {@link #apply(SequenceClassifier, Method, LoraConfig)}; for Dynamic LoRA each module gets r_max
+     * As {@link #apply(AdaptableModel, Method, LoraConfig)}; for Dynamic LoRA each module gets r_max
      * components (a mask selects the active ones) and the gate if switched on; for AdaLoRA init_r triplets.
      * With lora.dropout() &gt; 0 every adapter drops its input while training, each with its own mask (site =
      * its position among the adapted modules) and one scratch buffer for all.
      */
-    public static List<Param> apply(SequenceClassifier model, Method method, LoraConfig lora, AdaptiveOptions adaptive) {
+    public static List<Param> apply(AdaptableModel model, Method method, LoraConfig lora, AdaptiveOptions adaptive) {
         for (Param p : model.allParams()) {
             p.setTrainable(method == Method.FULL);
         }
@@ -49,7 +49,7 @@ public final class MethodSetup {
             boolean dynamic = method == Method.DYNAMIC;
             int seedOffset = 0;
             AdapterDropout.Scratch scratch = new AdapterDropout.Scratch();
-            for (LinearModule m : model.encoder().linearModules()) {
+            for (LinearModule m : model.linearModules()) {
                 if (!lora.targets(m.name())) {
                     continue;
                 }
@@ -78,7 +78,7 @@ public final class MethodSetup {
             }
             if (seedOffset == 0) {
                 throw new UserInputException("--targets matched no module of the model (module names look like "
-                        + model.encoder().linearModules().get(0).name() + ")");
+                        + model.linearModules().get(0).name() + ")");
             }
         }
         trainable.addAll(model.headParams());
@@ -86,18 +86,18 @@ public final class MethodSetup {
     }
 
     /** The gate parameters (w and b of every gated adapter) of a model set up for Dynamic LoRA. */
-    public static java.util.Set<Param> gateParams(SequenceClassifier model) {
+    public static java.util.Set<Param> gateParams(AdaptableModel model) {
         return gates(model, true);
     }
 
     /** The gate weights w (not the biases) of a model set up for Dynamic LoRA. */
-    public static java.util.Set<Param> gateWeights(SequenceClassifier model) {
+    public static java.util.Set<Param> gateWeights(AdaptableModel model) {
         return gates(model, false);
     }
 
-    private static java.util.Set<Param> gates(SequenceClassifier model, boolean withBiases) {
+    private static java.util.Set<Param> gates(AdaptableModel model, boolean withBiases) {
         java.util.Set<Param> gates = new java.util.HashSet<>();
-        for (LinearModule m : model.encoder().linearModules()) {
+        for (LinearModule m : model.linearModules()) {
             if (m.adapter() instanceof LoraAdapter la && la.gated()) {
                 gates.add(la.gateWeight());
                 if (withBiases) {
@@ -114,7 +114,7 @@ public final class MethodSetup {
      * d_in coordinates by about lr per step, and the gate's logit w . rmsnorm(mean x) adds d_in such moves over
      * features of unit RMS, so it can move hundreds of times faster than the bias's lr (docs/dynamic-lora.md).
      */
-    public static AdamW optimizer(SequenceClassifier model, List<Param> trainable, Method method, float weightDecay,
+    public static AdamW optimizer(AdaptableModel model, List<Param> trainable, Method method, float weightDecay,
                                   AdaptiveOptions adaptive) {
         AdamW opt = new AdamW(trainable, weightDecay);
         if (method == Method.DYNAMIC && adaptive != null) {

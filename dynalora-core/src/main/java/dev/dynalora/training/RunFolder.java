@@ -8,7 +8,7 @@ import dev.dynalora.formats.AtomicFiles;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.formats.SafetensorsWriter;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.AdaptableModel;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
 
@@ -273,12 +273,12 @@ public final class RunFolder {
      * allocation is part of the trained model, and without it eval, predict and merge would rebuild the
      * adapters with their initial masks.
      */
-    public void saveTrainable(List<Param> params, SequenceClassifier model) {
+    public void saveTrainable(List<Param> params, AdaptableModel model) {
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Param p : params) {
             m.put(p.name(), p.value());
         }
-        for (LinearModule lm : model.encoder().linearModules()) {
+        for (LinearModule lm : model.linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a && a.componentMask() != null) {
                 m.put(lm.name() + MASK_SUFFIX, new Tensor(new int[] {a.rank()}, a.componentMask().clone()));
             }
@@ -291,7 +291,7 @@ public final class RunFolder {
      * component masks into the model's masked adapters. A run written before masks were saved has none: its
      * adapters keep their initial masks, and a note says so.
      */
-    public void loadTrainable(List<Param> params, SequenceClassifier model) {
+    public void loadTrainable(List<Param> params, AdaptableModel model) {
         Path f = dir.resolve(TRAINABLE);
         if (!Files.isRegularFile(f)) {
             throw new UserInputException(dir + " has no " + TRAINABLE + " (was the run finished?)");
@@ -302,7 +302,7 @@ public final class RunFolder {
                 System.arraycopy(t.data(), 0, p.data(), 0, p.value().size());
             }
             boolean missing = false;
-            for (LinearModule lm : model.encoder().linearModules()) {
+            for (LinearModule lm : model.linearModules()) {
                 if (!(lm.adapter() instanceof LoraAdapter a) || a.componentMask() == null) {
                     continue;
                 }

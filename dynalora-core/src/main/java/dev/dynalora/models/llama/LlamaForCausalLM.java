@@ -3,6 +3,7 @@ package dev.dynalora.models.llama;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.CrossEntropy;
+import dev.dynalora.models.AdaptableModel;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.WeightSource;
 import dev.dynalora.tensor.Param;
@@ -16,7 +17,7 @@ import java.util.List;
  * With tie_word_embeddings the head's weight is the embedding matrix itself (the same {@link Param}), so
  * a trainable embedding gets the gradients of both uses in one buffer, as in PyTorch.
  */
-public final class LlamaForCausalLM {
+public final class LlamaForCausalLM implements AdaptableModel {
     private final LlamaConfig config;
     private final LlamaDecoder model;
     private final LinearModule lmHead;
@@ -47,6 +48,17 @@ public final class LlamaForCausalLM {
         return lmHead;
     }
 
+    @Override
+    public List<Param> allParams() {
+        return params();
+    }
+
+    /** None: a causal LM's head is the pretrained lm_head (tied to the embeddings in small Llamas). */
+    @Override
+    public List<Param> headParams() {
+        return List.of();
+    }
+
     /** Every parameter once (a tied head adds none of its own). */
     public List<Param> params() {
         List<Param> p = new ArrayList<>(model.params());
@@ -57,6 +69,7 @@ public final class LlamaForCausalLM {
     }
 
     /** The decoder's projections (model.layers.N.self_attn.q_proj, ...), where adapters attach. */
+    @Override
     public List<LinearModule> linearModules() {
         return model.linearModules();
     }

@@ -1,0 +1,25 @@
+package dev.dynalora.models;
+
+import dev.dynalora.tensor.Param;
+
+import java.util.List;
+
+/**
+ * What the training methods, adapters, allocators, checkpoints and adapter files need from a model, whatever
+ * its family: its parameters, the ones that always train, and the linear projections adapters attach to.
+ * A BERT classifier ({@link SequenceClassifier}) and a Llama causal LM ({@code models.llama.LlamaForCausalLM})
+ * implement it; code outside a family's package works on this interface and never asks which family it holds.
+ */
+public interface AdaptableModel {
+    /** Every parameter, each once (a tied head adds none of its own), in a stable order. */
+    List<Param> allParams();
+
+    /**
+     * Parameters that train in full under every method: a classification head, which PEFT saves whole as
+     * modules_to_save; none for a causal language model, whose head is the pretrained one.
+     */
+    List<Param> headParams();
+
+    /** The projections adapters may attach to, under their Hugging Face module names, in model order. */
+    List<LinearModule> linearModules();
+}
