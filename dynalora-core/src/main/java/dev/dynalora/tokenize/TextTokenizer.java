@@ -147,6 +147,25 @@ public final class TextTokenizer implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The token ids of a text alone: no special tokens (no BOS, [CLS] or [SEP]) and no truncation to the
+     * maximum length, as SentencePiece's {@code encode} gives them. Causal-LM data is built from these pieces
+     * (BOS + document, BOS + prompt + completion + EOS), exactly as the PyTorch reference builds it.
+     */
+    public int[] encodeTokens(String text) {
+        Objects.requireNonNull(text, "text");
+        try {
+            long[] ids = tokenizer.encode(text, false, false).getIds();
+            int[] out = new int[ids.length];
+            for (int i = 0; i < ids.length; i++) {
+                out[i] = Math.toIntExact(ids[i]);
+            }
+            return out;
+        } catch (RuntimeException e) {
+            throw encodeFailure(e);
+        }
+    }
+
     /** Tokenizes one text. */
     public Encoding encode(String text) {
         return checked(encodeRaw(text));

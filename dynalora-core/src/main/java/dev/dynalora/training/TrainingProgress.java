@@ -39,9 +39,10 @@ final class TrainingProgress {
     }
 
     /** Records an evaluation: the last metrics, and the best so far by the task's primary metric. */
-    void evaluated(Map<String, Double> metrics, String primary) {
+    void evaluated(Map<String, Double> metrics, String primary, boolean higherIsBetter) {
         last = metrics;
-        if (best == null || metrics.get(primary) > best.get(primary)) {
+        double now = metrics.get(primary);
+        if (best == null || (higherIsBetter ? now > best.get(primary) : now < best.get(primary))) {
             best = metrics;
         }
     }
