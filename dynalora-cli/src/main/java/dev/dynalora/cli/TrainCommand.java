@@ -4,7 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.UserInputException;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.training.AdaptiveOptions;
+import dev.dynalora.models.AutoModels;
+import dev.dynalora.models.CausalLm;
+import dev.dynalora.training.CausalLmRuns;
 import dev.dynalora.training.GlueTrainer;
+import dev.dynalora.training.Trainer;
 import dev.dynalora.training.Method;
 import dev.dynalora.training.RunFolder;
 import dev.dynalora.training.TrainConfig;
@@ -40,10 +44,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (required unless --resume).")
     Path model;
 
-    @Option(names = "--task", description = "cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte, wnli (required unless --resume).")
+    @Option(names = "--task", description = "A GLUE task for an encoder (cola, sst2, mrpc, stsb, qnli, qqp, mnli, rte,"
+            + " wnli), or for a decoder lm (plain text) or sft (prompt/completion pairs) (required unless --resume).")
     String task;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "GLUE folder (original TSV layout; required unless --resume).")
+    @Option(names = "--data", paramLabel = "DIR", description = "GLUE folder (original TSV layout), or for lm a folder with"
+            + " train.txt and valid.txt, for sft train.jsonl and valid.jsonl (required unless --resume).")
     Path data;
 
     @Option(names = "--method", defaultValue = "lora", description = "head, full, lora, adalora or dynamic. Default: ${DEFAULT-VALUE}.")
@@ -69,7 +75,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha (scaling alpha/r). Default: ${DEFAULT-VALUE}.")
     float alpha;
 
-    @Option(names = "--targets", defaultValue = "query,value", description = "Modules to adapt: names or one regex. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--targets", description = "Modules to adapt: names, one regex, or all-linear. Default: query,value"
+            + " (BERT), q_proj,v_proj (Llama).")
     String targets;
 
     @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) (rsLoRA).")
@@ -87,8 +94,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for adapters and head, 5e-5 for full.")
     Float lr;
 
-    @Option(names = "--max-len", defaultValue = "128", description = "Truncate examples to N tokens. Default: ${DEFAULT-VALUE}.")
-    int maxLen;
+    @Option(names = "--max-len", description = "Truncate examples to N tokens (the block length for --task lm). Default:"
+            + " 128 for GLUE, the smaller of 256 and the model's context for lm and sft.")
+    Integer maxLen;
 
     @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
     long seed;
@@ -183,28 +191,47 @@ final class TrainCommand implements Callable<Integer> {
         }
         Method m = Method.parse(method);
         float peak = lr != null ? lr : (float) m.defaultLearningRate();
-        TrainConfig c = new TrainConfig(model.toAbsolutePath().normalize().toString(), task,
-                data.toAbsolutePath().normalize().toString(), m.cliName(),
-                rank, alpha, targets, rsLora, loraDropout, epochs, batch, peak, maxLen, seed, threads.resolve(),
-                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery,
-                saveEvery != null ? saveEvery : DEFAULT_SAVE_EVERY, adaptive());
-        c.validate();
+        if (CausalLmRuns.isCausalTask(task)) {
+            return trainCausalLm(m, peak);
+        }
+        TrainConfig c = config(m, peak, targets != null ? targets : "query,value", maxLen != null ? maxLen : 128);
         // Everything that can fail on the user's input (model, --targets, --max-len, task data, tokenizer,
         // memory) is checked before the run folder is created, so a failed start leaves nothing behind.
         GlueTrainer.Built built = GlueTrainer.build(c);
         GlueTrainer.checkMemory(built, c);
         GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
         RunFolder run = RunFolder.create(out, overwrite);
-        return train(c, run, built, loaded, false);
+        return train(c, run, GlueTrainer.setup(built, loaded, c), false);
     }
 
-    private int train(TrainConfig c, RunFolder run, GlueTrainer.Built built, GlueTrainer.Data loaded, boolean resuming)
-            throws Exception {
+    /** --task lm or sft: the decoder is loaded first, since the defaults of --targets and --max-len are its. */
+    private int trainCausalLm(Method m, float peak) throws Exception {
+        CausalLm lm = AutoModels.causalLm(model);
+        TrainConfig c = config(m, peak, targets != null ? targets : lm.defaultTargets(),
+                maxLen != null ? maxLen : Math.min(CausalLmRuns.DEFAULT_BLOCK, lm.maxPositions()));
+        CausalLmRuns.Built built = CausalLmRuns.build(c, lm);
+        CausalLmRuns.checkMemory(built, c);
+        CausalLmRuns.Data loaded = CausalLmRuns.loadData(c, lm);
+        RunFolder run = RunFolder.create(out, overwrite);
+        return train(c, run, CausalLmRuns.setup(built, loaded, c), false);
+    }
+
+    private TrainConfig config(Method m, float peak, String resolvedTargets, int resolvedMaxLen) {
+        TrainConfig c = new TrainConfig(model.toAbsolutePath().normalize().toString(), task,
+                data.toAbsolutePath().normalize().toString(), m.cliName(),
+                rank, alpha, resolvedTargets, rsLora, loraDropout, epochs, batch, peak, resolvedMaxLen, seed, threads.resolve(),
+                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery,
+                saveEvery != null ? saveEvery : DEFAULT_SAVE_EVERY, adaptive());
+        c.validate();
+        return c;
+    }
+
+    private int train(TrainConfig c, RunFolder run, Trainer.Setup setup, boolean resuming) throws Exception {
         Map<String, Object> summary;
         try (CpuKernels k = new CpuKernels(c.threads()); ProgressListener pl = new ProgressListener(c.epochs())) {
             Interrupts.arm();
-            GlueTrainer trainer = new GlueTrainer(c, k, pl);
-            summary = resuming ? trainer.resume(run, built, loaded) : trainer.run(run, built, loaded);
+            Trainer trainer = new Trainer(c, k, pl);
+            summary = resuming ? trainer.resume(run, setup) : trainer.run(run, setup);
         } finally {
             Interrupts.disarm();
         }
@@ -239,10 +266,15 @@ final class TrainCommand implements Callable<Integer> {
                 threads.threads != null ? threads.resolve() : before.threads(),
                 saveEvery != null ? saveEvery : before.saveEvery());
         c.validate();
+        if (CausalLmRuns.isCausalTask(c.task())) {
+            CausalLmRuns.Built built = CausalLmRuns.build(c);
+            CausalLmRuns.checkMemory(built, c);
+            return train(c, run, CausalLmRuns.setup(built, CausalLmRuns.loadData(c, built.model()), c), true);
+        }
         GlueTrainer.Built built = GlueTrainer.build(c);
         GlueTrainer.checkMemory(built, c);
         GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
-        return train(c, run, built, loaded, true);
+        return train(c, run, GlueTrainer.setup(built, loaded, c), true);
     }
 
     private AdaptiveOptions adaptive() {
@@ -276,7 +308,7 @@ final class TrainCommand implements Callable<Integer> {
             startNanos = System.nanoTime();
             bar = Progress.start("train", totalSteps, "steps");
             if (!interactive) {
-                bar.println(String.format(Locale.ROOT, "training: %d steps (%d epoch%s), %d training and %d dev examples",
+                bar.println(String.format(Locale.ROOT, "training: %d steps (%d epoch%s), %d training and %d evaluation examples",
                         totalSteps, epochs, epochs == 1 ? "" : "s", trainExamples, evalExamples));
             }
         }

@@ -22,4 +22,16 @@ public interface AdaptableModel {
 
     /** The projections adapters may attach to, under their Hugging Face module names, in model order. */
     List<LinearModule> linearModules();
+
+    /**
+     * Whether a position may only see earlier positions (a decoder). Then no adapter may mix information across
+     * positions either: Dynamic LoRA's input gate is computed per token from that token's features, not from the
+     * mean over the sequence, which would carry later tokens into earlier positions.
+     */
+    default boolean causal() {
+        return false;
+    }
+
+    /** The --targets default: what PEFT users adapt in this family (query,value for BERT, q_proj,v_proj for Llama). */
+    String defaultTargets();
 }

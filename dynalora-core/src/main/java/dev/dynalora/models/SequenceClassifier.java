@@ -74,6 +74,11 @@ public final class SequenceClassifier implements AdaptableModel {
     }
 
     @Override
+    public String defaultTargets() {
+        return "query,value";
+    }
+
+    @Override
     public List<Param> headParams() {
         return List.of(pooler.weight(), pooler.bias(), classifier.weight(), classifier.bias());
     }

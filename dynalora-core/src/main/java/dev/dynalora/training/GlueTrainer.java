@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.PeftAdapterIO;
 import dev.dynalora.models.PretrainedBert;
@@ -49,6 +50,10 @@ public final class GlueTrainer {
     public static Built build(TrainConfig c) {
         GlueTask task = GlueTask.parse(c.task());
         Method method = Method.parse(c.method());
+        if (AutoModels.isCausalLm(Path.of(c.model()))) {
+            throw new UserInputException("--task " + c.task() + " trains a sequence classifier, which dynalora builds on"
+                    + " BERT encoders; " + c.model() + " holds a causal language model: use --task lm or --task sft");
+        }
         SequenceClassifier model = PretrainedBert.loadClassifier(Path.of(c.model()), task.numLabels(), c.seed());
         int positions = model.encoder().config().maxPositionEmbeddings();
         if (c.maxLen() > positions) {

@@ -67,7 +67,8 @@ public final class MethodSetup {
                             : lora.alphaFor(m.name()) * adaptive.rMax() / r;
                     LoraAdapter la = new LoraAdapter(m.name(), m.in(), m.out(), adaptive.rMax(), alpha, lora.rsLora(),
                             true, adaptive.gate(), seed, drop);
-                    la.setGatePerToken(adaptive.gate() && adaptive.gatePerToken());
+                    // A causal model's gate must not see later tokens: per token, from that token's features.
+                    la.setGatePerToken(adaptive.gate() && (adaptive.gatePerToken() || model.causal()));
                     a = la;
                 } else {
                     a = new LoraAdapter(m.name(), m.in(), m.out(), lora.rankFor(m.name()), lora.alphaFor(m.name()),

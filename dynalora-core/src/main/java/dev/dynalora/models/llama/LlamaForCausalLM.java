@@ -3,7 +3,7 @@ package dev.dynalora.models.llama;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.CrossEntropy;
-import dev.dynalora.models.AdaptableModel;
+import dev.dynalora.models.CausalLm;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.WeightSource;
 import dev.dynalora.tensor.Param;
@@ -17,7 +17,7 @@ import java.util.List;
  * With tie_word_embeddings the head's weight is the embedding matrix itself (the same {@link Param}), so
  * a trainable embedding gets the gradients of both uses in one buffer, as in PyTorch.
  */
-public final class LlamaForCausalLM implements AdaptableModel {
+public final class LlamaForCausalLM implements CausalLm {
     private final LlamaConfig config;
     private final LlamaDecoder model;
     private final LinearModule lmHead;
@@ -143,6 +143,63 @@ public final class LlamaForCausalLM implements AdaptableModel {
         CrossEntropy.backwardInPlace(k, lg, targets, rows, vocab, 1f);
         backward(k, lg, batch);
         return loss;
+    }
+
+    @Override
+    public String defaultTargets() {
+        return "q_proj,v_proj";
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public int bosTokenId() {
+        return config.bosTokenId();
+    }
+
+    @Override
+    public int eosTokenId() {
+        return config.eosTokenIds()[0];
+    }
+
+    @Override
+    public int maxPositions() {
+        return config.maxPositionEmbeddings();
+    }
+
+    @Override
+    public float lossOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch) {
+        float[] lg = forward(k, ids, batch, false);
+        return CrossEntropy.forward(k, lg, null, lg, targets, batch.rows(), config.vocabSize());
+    }
+
+    @Override
+    public float lossAndGradientsOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch) {
+        float[] lg = forward(k, ids, batch, true);
+        int rows = batch.rows();
+        float loss = CrossEntropy.forward(k, lg, null, lg, targets, rows, config.vocabSize());
+        CrossEntropy.backwardInPlace(k, lg, targets, rows, config.vocabSize(), 1f);
+        backward(k, lg, batch);
+        return loss;
+    }
+
+    /**
+     * Per layer, the float arrays a training step keeps for backward (LlamaActivations: norms, q/k/v, rotated
+     * copies, attention probabilities, the MLP's three intermediate-sized arrays and their inputs), plus the
+     * [tokens, vocabulary] logits and the gradients flowing back; counted generously (the guard must not pass a
+     * run that then fails).
+     */
+    @Override
+    public long trainingActivationBytes(int batch, int seqLen) {
+        long tokens = (long) batch * seqLen;
+        long h = config.hiddenSize();
+        long perLayer = tokens * (12 * h + 4L * config.kvDim() + 4L * config.intermediateSize())
+                + (long) batch * config.numAttentionHeads() * seqLen * seqLen;
+        long logits = tokens * config.vocabSize();
+        return 4 * (config.numHiddenLayers() * perLayer + logits + 8 * tokens * h);
     }
 
     private static int[] targets(int[] ids, int[] labels, TokenBatch batch) {
