@@ -9,7 +9,12 @@ import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.AdaptableModel;
+import dev.dynalora.models.AutoModels;
+import dev.dynalora.models.CausalLm;
 import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.training.CausalLmRuns;
+import dev.dynalora.training.CausalLmStep;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.training.AdamW;
 import dev.dynalora.training.AdaptiveHooks;
@@ -29,8 +34,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /**
- * dynalora bench step: full training steps (forward, backward, optimizer) of a sequence classifier on random
- * token ids, as ../shared/reference/torch_bert_lora.py times them.
+ * dynalora bench step: full training steps (forward, backward, optimizer) on random token ids: of a sequence
+ * classifier, as ../shared/reference/torch_bert_lora.py times them, or of a causal LM (next-token loss on
+ * --seq + 1 random tokens per row), as torch_llama_lora.py --mode step does.
  */
 @Command(name = "step", mixinStandardHelpOptions = true, description = "Time full training steps (forward, backward, AdamW).")
 final class BenchStepCommand implements Callable<Integer> {
@@ -49,7 +55,7 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--alpha", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
     float alpha;
 
-    @Option(names = "--targets", defaultValue = "query,value", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--targets", description = "Default: the model family's (query,value for BERT, q_proj,v_proj for Llama).")
     String targets;
 
     @Option(names = "--r-max", description = "Dynamic LoRA: allocated components per module. Default: --rank (same rank as LoRA).")
@@ -66,17 +72,23 @@ final class BenchStepCommand implements Callable<Integer> {
     /** One model, its trainable parameters and its training step. */
     private double lastCpuMs;
 
-    private double timeStep(Setup st, CpuKernels k, PaddedBatch b, int[] labels, int s) {
+    private double timeStep(Setup st, CpuKernels k, int s) {
         long c0 = BenchSupport.processCpuNanos();
         long t0 = System.nanoTime();
-        st.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout);
+        st.step().run(k, s);
         double ms = (System.nanoTime() - t0) / 1e6;
         lastCpuMs = (BenchSupport.processCpuNanos() - c0) / 1e6;
         return ms;
     }
 
-    private record Setup(Method method, List<Param> params, ClassifierStep step, int vocab, TimedHooks hooks,
-                         List<LoraAdapter> adapters) {
+    /** One training step on the benchmark's fixed batch; returns its loss. */
+    @FunctionalInterface
+    private interface TimedStep {
+        float run(CpuKernels k, int step);
+    }
+
+    private record Setup(Method method, List<Param> params, TimedStep step, TimedHooks hooks,
+                         List<LoraAdapter> adapters, String targets) {
         /** Wall time so far in the work plain LoRA does not do: the gates, mask compaction, the allocator's hooks. */
         long extraWorkNanos() {
             long n = hooks.nanos;
@@ -135,23 +147,69 @@ final class BenchStepCommand implements Callable<Integer> {
     }
 
     private Setup build(Method m) {
+        if (AutoModels.isCausalLm(opts.model)) {
+            return buildCausalLm(m);
+        }
         SequenceClassifier model = PretrainedBert.loadClassifier(opts.model, 2, opts.seed);
-        LoraConfig lora = m.usesAdapters() ? LoraConfig.of(rank, alpha, targets, false, 0f, opts.seed) : null;
-        AdaptiveOptions d = AdaptiveOptions.defaults(rank);
-        AdaptiveOptions adaptive = new AdaptiveOptions(rMax != null ? rMax : rank, d.rMin(), d.tau(), true, true, true,
-                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false, d.gateLrRatio(), d.maxRankStep());
-        List<Param> params = MethodSetup.apply(model, m, lora, adaptive);
+        String t = targets != null ? targets : model.defaultTargets();
+        AdaptiveOptions adaptive = adaptive();
+        List<Param> params = MethodSetup.apply(model, m, lora(m, t), adaptive);
         ClassifierStep step = new ClassifierStep(model, params, MethodSetup.optimizer(model, params, m, 0.01f, adaptive), 1.0);
-        // The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost.
-        TimedHooks hooks = new TimedHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
+        TimedHooks hooks = hooks(m, model, adaptive);
         step.setHooks(hooks);
+        int rows = opts.batch * opts.seq;
+        int[] ids = BenchSupport.randomIds(rows, model.encoder().config().vocabSize(), opts.seed);
+        int[] mask = new int[rows];
+        Arrays.fill(mask, 1);
+        PaddedBatch b = new PaddedBatch(opts.batch, opts.seq, ids, new int[rows], mask);
+        int[] labels = new SplittableRandom(opts.seed + 1).ints(opts.batch, 0, 2).toArray();
+        return new Setup(m, params, (k, s) -> step.step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss(),
+                hooks, adapters(model), t);
+    }
+
+    /** A decoder: --seq + 1 random tokens per row, inputs the first --seq, targets the last --seq (as the reference). */
+    private Setup buildCausalLm(Method m) {
+        CausalLm model = AutoModels.causalLm(opts.model);
+        String t = targets != null ? targets : model.defaultTargets();
+        AdaptiveOptions adaptive = adaptive();
+        List<Param> params = MethodSetup.apply(model, m, lora(m, CausalLmRuns.resolveTargets(t, model)), adaptive);
+        CausalLmStep step = new CausalLmStep(model, params, MethodSetup.optimizer(model, params, m, 0.01f, adaptive), 1.0);
+        TimedHooks hooks = hooks(m, model, adaptive);
+        step.setHooks(hooks);
+        int[] tokens = BenchSupport.randomIds(opts.batch * (opts.seq + 1), model.vocabSize(), opts.seed);
+        int[] ids = new int[opts.batch * opts.seq];
+        int[] next = new int[opts.batch * opts.seq];
+        for (int b = 0; b < opts.batch; b++) {
+            System.arraycopy(tokens, b * (opts.seq + 1), ids, b * opts.seq, opts.seq);
+            System.arraycopy(tokens, b * (opts.seq + 1) + 1, next, b * opts.seq, opts.seq);
+        }
+        return new Setup(m, params, (k, s) -> step.step(k, ids, next, opts.batch, opts.seq, 5e-4f, opts.seed, s, !noDropout).loss(),
+                hooks, adapters(model), t);
+    }
+
+    private LoraConfig lora(Method m, String t) {
+        return m.usesAdapters() ? LoraConfig.of(rank, alpha, t, false, 0f, opts.seed) : null;
+    }
+
+    private AdaptiveOptions adaptive() {
+        AdaptiveOptions d = AdaptiveOptions.defaults(rank);
+        return new AdaptiveOptions(rMax != null ? rMax : rank, d.rMin(), d.tau(), true, true, true,
+                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false, d.gateLrRatio(), d.maxRankStep());
+    }
+
+    /** The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost. */
+    private TimedHooks hooks(Method m, AdaptableModel model, AdaptiveOptions adaptive) {
+        return new TimedHooks(AdaptiveHooks.create(m, model, rank, adaptive, opts.warmup + opts.steps));
+    }
+
+    private static List<LoraAdapter> adapters(AdaptableModel model) {
         List<LoraAdapter> adapters = new ArrayList<>();
-        for (LinearModule lm : model.encoder().linearModules()) {
+        for (LinearModule lm : model.linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a) {
                 adapters.add(a);
             }
         }
-        return new Setup(m, params, step, model.encoder().config().vocabSize(), hooks, adapters);
+        return adapters;
     }
 
     @Override
@@ -164,11 +222,6 @@ final class BenchStepCommand implements Callable<Integer> {
         // one process (and which goes first in each pair) lets each pair see the same conditions.
         Setup other = pairedWith != null ? build(Method.parse(pairedWith)) : null;
         int rows = opts.batch * opts.seq;
-        int[] ids = BenchSupport.randomIds(rows, main.vocab(), opts.seed);
-        int[] mask = new int[rows];
-        Arrays.fill(mask, 1);
-        PaddedBatch b = new PaddedBatch(opts.batch, opts.seq, ids, new int[rows], mask);
-        int[] labels = new SplittableRandom(opts.seed + 1).ints(opts.batch, 0, 2).toArray();
         double[] times = new double[opts.steps];
         double[] otherTimes = new double[opts.steps];
         double[] pairRatios = new double[opts.steps];
@@ -182,15 +235,15 @@ final class BenchStepCommand implements Callable<Integer> {
                     extraNanos = -main.extraWorkNanos();
                 }
                 boolean otherFirst = other != null && s % 2 == 1;
-                double to = otherFirst ? timeStep(other, k, b, labels, s) : 0;
+                double to = otherFirst ? timeStep(other, k, s) : 0;
                 double co = lastCpuMs;
                 long c0 = BenchSupport.processCpuNanos();
                 long t0 = System.nanoTime();
-                loss = main.step().step(k, b, labels, null, 5e-4f, opts.seed, s, !noDropout).loss();
+                loss = main.step().run(k, s);
                 double t = (System.nanoTime() - t0) / 1e6;
                 double c = (BenchSupport.processCpuNanos() - c0) / 1e6;
                 if (other != null && !otherFirst) {
-                    to = timeStep(other, k, b, labels, s);
+                    to = timeStep(other, k, s);
                     co = lastCpuMs;
                 }
                 if (s >= opts.warmup) {
@@ -213,7 +266,7 @@ final class BenchStepCommand implements Callable<Integer> {
         o.put("threads", threads.resolve());
         o.put("batch", opts.batch);
         o.put("seq", opts.seq);
-        o.put("targets", m.usesAdapters() ? targets : "");
+        o.put("targets", m.usesAdapters() ? main.targets() : "");
         o.put("rank", m.usesAdapters() ? rank : 0);
         o.put("trainable_params", MethodSetup.count(params));
         o.put("dropout", !noDropout);
