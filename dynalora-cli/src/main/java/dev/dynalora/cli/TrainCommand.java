@@ -207,7 +207,7 @@ final class TrainCommand implements Callable<Integer> {
     /** --task lm or sft: the decoder is loaded first, since the defaults of --targets and --max-len are its. */
     private int trainCausalLm(Method m, float peak) throws Exception {
         CausalLm lm = AutoModels.causalLm(model);
-        TrainConfig c = config(m, peak, targets != null ? targets : lm.defaultTargets(),
+        TrainConfig c = config(m, peak, targets != null ? CausalLmRuns.resolveTargets(targets, lm) : lm.defaultTargets(),
                 maxLen != null ? maxLen : Math.min(CausalLmRuns.DEFAULT_BLOCK, lm.maxPositions()));
         CausalLmRuns.Built built = CausalLmRuns.build(c, lm);
         CausalLmRuns.checkMemory(built, c);
