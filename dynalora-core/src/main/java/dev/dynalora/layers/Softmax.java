@@ -103,6 +103,22 @@ public final class Softmax {
     }
 
     /**
+     * Softmax of a[off .. off+n) in place, returning the row's log-sum-exp, max + log(sum(exp(a - max))), which
+     * cross-entropy needs (loss = logsumexp - a[label], read before the call). An all -inf row becomes zeros and
+     * returns -inf.
+     */
+    public static double rowInPlaceLogSumExp(float[] a, int off, int n) {
+        float max = rowMax(a, off, n);
+        if (max == Float.NEGATIVE_INFINITY) {
+            java.util.Arrays.fill(a, off, off + n, 0f);
+            return Double.NEGATIVE_INFINITY;
+        }
+        float sum = expAndSum(a, off, n, max);
+        scale(a, off, n, 1f / sum);
+        return max + Math.log(sum);
+    }
+
+    /**
      * Turns g (the gradient with respect to the softmax output y of one row) into the gradient with
      * respect to the softmax input, in place: g := y * (g - sum(g * y)).
      */
