@@ -2,6 +2,7 @@ package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -29,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * redoes exactly the runs that have no summary.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Tag("slow")
 class BenchGlueTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> RUNS = List.of("mrpc-head-s1", "mrpc-lora-s1", "mrpc-head-s2", "mrpc-lora-s2");

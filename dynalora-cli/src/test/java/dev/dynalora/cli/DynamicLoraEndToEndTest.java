@@ -2,6 +2,7 @@ package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * merging a gated adapter is refused with a clear message while LoRA and AdaLoRA runs merge into a Hugging Face
  * folder.
  */
+@Tag("slow")
 class DynamicLoraEndToEndTest {
 
     static CliRunner.Result train(Path out, String method, String... extra) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.training.Checkpoint;
 import dev.dynalora.training.RunFolder;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * and PEFT adapter bit for bit, metrics.jsonl and allocation.jsonl line for line (timings aside). LoRA, and
  * Dynamic LoRA, whose allocator carries importance averages, masks and gate statistics across the kill.
  */
+@Tag("slow")
 class KillAndResumeTest {
     static final int TOTAL_STEPS = 80; // 160 examples / batch 4, 2 epochs
     static final Pattern TRAIN_STEP = Pattern.compile("^\\{\"type\":\"train\",\"step\":(\\d+),.*}$");

@@ -2,6 +2,7 @@ package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A CI-sized GLUE run: LoRA on a few hundred MRPC examples lowers the training loss and writes every file of
  * a run folder; eval and predict then work from that folder alone.
  */
+@Tag("slow")
 class TrainEndToEndTest {
     @TempDir
     static Path dir;

@@ -1,5 +1,7 @@
 package dev.dynalora.fuzz;
 
+import org.junit.jupiter.api.Tag;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.dynalora.data.Example;
 import dev.dynalora.data.GlueReader;
@@ -17,6 +19,7 @@ import static dev.dynalora.fuzz.FuzzSupport.allowUserError;
  * sentence, a second one exactly for pair tasks, a label of the task (or a finite STS-B score in [0, 5]) for
  * labelled splits, and no more examples than the file has lines.
  */
+@Tag("slow")
 class GlueReaderFuzzTest {
     /** Task and split pairs covering every layout kind: header or not, single or pair, class or score, test. */
     static final List<Object[]> CASES = List.of(

@@ -1,5 +1,7 @@
 package dev.dynalora.fuzz;
 
+import org.junit.jupiter.api.Tag;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.dynalora.formats.ModelConfig;
 
@@ -11,6 +13,7 @@ import static dev.dynalora.fuzz.FuzzSupport.allowUserError;
  * Hostile config.json text through {@link ModelConfig#parse}. A config that parses must also survive its own
  * round trip ({@code toJson} read back gives the same sizes), since that is what a saved model folder holds.
  */
+@Tag("slow")
 class ModelConfigFuzzTest {
     @FuzzTest(maxDuration = "20s")
     void parse(byte[] data) {

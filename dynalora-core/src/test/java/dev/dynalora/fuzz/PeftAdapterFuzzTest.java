@@ -1,5 +1,7 @@
 package dev.dynalora.fuzz;
 
+import org.junit.jupiter.api.Tag;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
@@ -25,6 +27,7 @@ import static dev.dynalora.fuzz.FuzzSupport.allowUserError;
  * files: the config up to the first 0 byte of the input, the safetensors file after it. A fresh model per
  * input, so inputs replay alike.
  */
+@Tag("slow")
 class PeftAdapterFuzzTest {
     static final int LABELS = 3;
     private static ModelConfig config;

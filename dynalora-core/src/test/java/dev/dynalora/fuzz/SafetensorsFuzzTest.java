@@ -1,5 +1,7 @@
 package dev.dynalora.fuzz;
 
+import org.junit.jupiter.api.Tag;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.dynalora.formats.SafetensorsReader;
 
@@ -20,6 +22,7 @@ import static dev.dynalora.fuzz.FuzzSupport.allowUserError;
  * header length); {@link #header} takes JSON header text up to the first 0 byte and data bytes after it and
  * writes a correct length prefix, so the fuzzer spends its time on the header's JSON.
  */
+@Tag("slow")
 class SafetensorsFuzzTest {
     @FuzzTest(maxDuration = "20s")
     void file(byte[] data) {
