@@ -143,6 +143,9 @@ class BenchGlueTest {
         }
         assertNotEquals(cutTime, Files.getLastModifiedTime(cut), "the incomplete run was not redone");
         assertTrue(summary("mrpc-lora-s2") != null);
+        // It had a checkpoint, so it was continued from there rather than trained again from the start.
+        assertTrue(Files.readString(grid.resolve("logs/mrpc-lora-s2.log")).contains("resumed at step"),
+                Files.readString(grid.resolve("logs/mrpc-lora-s2.log")));
         assertTrue(again.out().contains("4 of 4 runs complete"), again.out());
     }
 

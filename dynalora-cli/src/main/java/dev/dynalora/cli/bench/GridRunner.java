@@ -76,11 +76,19 @@ public final class GridRunner {
             int index = i + 1;
             long before = done;
             Path dir = runDir(r);
-            discardStaleMetrics(dir);
             listener.progress(index, pending.size(), r, before);
-            int exit = ChildRunner.logged(ChildJava.command(mainClass, s.trainArgs(r, dir)), log(r),
-                    () -> listener.progress(index, pending.size(), r,
-                            before + Math.min(work(r), RunState.read(dir).lastStep() * s.batch())), pollMillis);
+            Runnable tick = () -> listener.progress(index, pending.size(), r,
+                    before + Math.min(work(r), RunState.read(dir).lastStep() * s.batch()));
+            int exit = -1;
+            // A run interrupted with a checkpoint (Ctrl-C, SIGTERM, --save-every) goes on from it rather than
+            // losing its steps; if that resume fails, the run starts again from the beginning.
+            if (Files.isRegularFile(dir.resolve(RunFolder.CHECKPOINT))) {
+                exit = ChildRunner.logged(ChildJava.command(mainClass, s.resumeArgs(dir)), log(r), tick, pollMillis);
+            }
+            if (!RunState.read(dir).complete()) {
+                discardStaleMetrics(dir);
+                exit = ChildRunner.logged(ChildJava.command(mainClass, s.trainArgs(r, dir)), log(r), tick, pollMillis);
+            }
             RunState state = RunState.read(dir);
             if (!state.complete()) {
                 failures.add(new Failure(r, reason(exit, state, log(r))));

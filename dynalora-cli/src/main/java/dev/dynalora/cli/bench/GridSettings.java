@@ -84,6 +84,11 @@ public record GridSettings(String model, String data, List<String> tasks, List<S
         return a;
     }
 
+    /** Continues the run in runDir from its checkpoint, with the grid's thread count. */
+    public List<String> resumeArgs(Path runDir) {
+        return List.of("train", "--resume", "--out", runDir.toString(), "--threads", Integer.toString(threads));
+    }
+
     public ObjectNode toJson() {
         return JSON.valueToTree(this);
     }
