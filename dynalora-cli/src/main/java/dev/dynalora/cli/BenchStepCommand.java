@@ -191,10 +191,9 @@ final class BenchStepCommand implements Callable<Integer> {
         return m.usesAdapters() ? LoraConfig.of(rank, alpha, t, false, 0f, opts.seed) : null;
     }
 
+    /** Dynamic LoRA at LoRA's rank (r_max = --rank unless given), every mechanism on, per-example gate. */
     private AdaptiveOptions adaptive() {
-        AdaptiveOptions d = AdaptiveOptions.defaults(rank);
-        return new AdaptiveOptions(rMax != null ? rMax : rank, d.rMin(), d.tau(), true, true, true,
-                d.initR(), d.targetR(), d.orthRegWeight(), -1, -1, -1, false, d.gateLrRatio(), d.maxRankStep());
+        return AdaptiveOptions.builder(rank).rMax(rMax != null ? rMax : rank).build();
     }
 
     /** The adaptive methods' per-step work (importance, reallocation, regulariser) is part of their cost. */

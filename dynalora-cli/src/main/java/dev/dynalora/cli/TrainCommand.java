@@ -32,7 +32,7 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Fine-tune a model on a GLUE task.")
 final class TrainCommand implements Callable<Integer> {
     /** Steps between checkpoints when --save-every is not given. */
-    static final int DEFAULT_SAVE_EVERY = 500;
+    static final int DEFAULT_SAVE_EVERY = TrainConfig.DEFAULT_SAVE_EVERY;
 
     /** The flags --resume accepts: none of them changes the model or the data, only how the rest is run. */
     static final Set<String> RESUME_FLAGS = Set.of("--resume", "--out", "--lr", "--max-grad-norm", "--threads", "--save-every");
@@ -69,10 +69,10 @@ final class TrainCommand implements Callable<Integer> {
             + " each epoch end (0: only there). Default: " + DEFAULT_SAVE_EVERY + ".")
     Integer saveEvery;
 
-    @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--rank", defaultValue = "" + TrainConfig.DEFAULT_RANK, description = "LoRA rank r. Default: ${DEFAULT-VALUE}.")
     int rank;
 
-    @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha (scaling alpha/r). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--alpha", defaultValue = "" + TrainConfig.DEFAULT_ALPHA, description = "LoRA alpha (scaling alpha/r). Default: ${DEFAULT-VALUE}.")
     float alpha;
 
     @Option(names = "--targets", description = "Modules to adapt: names, one regex, or all-linear. Default: query,value"
@@ -85,10 +85,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout probability on the adapter input while training, as PEFT's lora_dropout. Default: ${DEFAULT-VALUE}.")
     float loraDropout;
 
-    @Option(names = "--epochs", defaultValue = "3", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--epochs", defaultValue = "" + TrainConfig.DEFAULT_EPOCHS, description = "Default: ${DEFAULT-VALUE}.")
     int epochs;
 
-    @Option(names = "--batch", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--batch", defaultValue = "" + TrainConfig.DEFAULT_BATCH, description = "Default: ${DEFAULT-VALUE}.")
     int batch;
 
     @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for adapters and head, 5e-5 for full.")
@@ -98,16 +98,16 @@ final class TrainCommand implements Callable<Integer> {
             + " 128 for GLUE, the smaller of 256 and the model's context for lm and sft.")
     Integer maxLen;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--seed", defaultValue = "" + TrainConfig.DEFAULT_SEED, description = "Default: ${DEFAULT-VALUE}.")
     long seed;
 
-    @Option(names = "--warmup-ratio", defaultValue = "0.06", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--warmup-ratio", defaultValue = "" + TrainConfig.DEFAULT_WARMUP_RATIO, description = "Default: ${DEFAULT-VALUE}.")
     float warmupRatio;
 
-    @Option(names = "--weight-decay", defaultValue = "0.01", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--weight-decay", defaultValue = "" + TrainConfig.DEFAULT_WEIGHT_DECAY, description = "Default: ${DEFAULT-VALUE}.")
     float weightDecay;
 
-    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--max-grad-norm", defaultValue = "" + TrainConfig.DEFAULT_MAX_GRAD_NORM, description = "Default: ${DEFAULT-VALUE}.")
     float maxGradNorm;
 
     @Option(names = "--limit", defaultValue = "0", description = "Use only the first N training examples (0: all).")
@@ -116,7 +116,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", defaultValue = "0", description = "Use only the first N dev examples (0: all).")
     int evalLimit;
 
-    @Option(names = "--log-every", defaultValue = "10", description = "Steps between metrics.jsonl lines. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--log-every", defaultValue = "" + TrainConfig.DEFAULT_LOG_EVERY, description = "Steps between metrics.jsonl lines. Default: ${DEFAULT-VALUE}.")
     int logEvery;
 
     @Option(names = "--r-max", description = "Dynamic LoRA: components allocated per module. Default: 2 x --rank.")
@@ -217,11 +217,18 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private TrainConfig config(Method m, float peak, String resolvedTargets, int resolvedMaxLen) {
-        TrainConfig c = new TrainConfig(model.toAbsolutePath().normalize().toString(), task,
-                data.toAbsolutePath().normalize().toString(), m.cliName(),
-                rank, alpha, resolvedTargets, rsLora, loraDropout, epochs, batch, peak, resolvedMaxLen, seed, threads.resolve(),
-                warmupRatio, weightDecay, maxGradNorm, limit, evalLimit, logEvery,
-                saveEvery != null ? saveEvery : DEFAULT_SAVE_EVERY, adaptive());
+        TrainConfig c = TrainConfig.builder()
+                .model(model.toAbsolutePath().normalize().toString())
+                .task(task)
+                .data(data.toAbsolutePath().normalize().toString())
+                .method(m.cliName())
+                .rank(rank).alpha(alpha).targets(resolvedTargets).rsLora(rsLora).loraDropout(loraDropout)
+                .epochs(epochs).batch(batch).lr(peak).maxLen(resolvedMaxLen).seed(seed).threads(threads.resolve())
+                .warmupRatio(warmupRatio).weightDecay(weightDecay).maxGradNorm(maxGradNorm)
+                .trainLimit(limit).evalLimit(evalLimit).logEvery(logEvery)
+                .saveEvery(saveEvery != null ? saveEvery : TrainConfig.DEFAULT_SAVE_EVERY)
+                .adaptive(adaptive())
+                .build();
         c.validate();
         return c;
     }
@@ -278,11 +285,20 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private AdaptiveOptions adaptive() {
-        AdaptiveOptions d = AdaptiveOptions.defaults(rank);
-        boolean importance = !noImportance;
-        return new AdaptiveOptions(rMax != null ? rMax : d.rMax(), rMin, tau, importance, importance && !noReallocation,
-                !noGate, initR != null ? initR : d.initR(), targetR != null ? targetR : d.targetR(), orthRegWeight,
-                tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep);
+        AdaptiveOptions.Builder b = AdaptiveOptions.builder(rank)
+                .rMin(rMin).tau(tau).importance(!noImportance).reallocation(!noImportance && !noReallocation)
+                .gate(!noGate).orthRegWeight(orthRegWeight).tInit(tInit).tFinal(tFinal).deltaT(deltaT)
+                .gatePerToken(gatePerToken).gateLrRatio(gateLrRatio).maxRankStep(maxRankStep);
+        if (rMax != null) {
+            b.rMax(rMax);
+        }
+        if (initR != null) {
+            b.initR(initR);
+        }
+        if (targetR != null) {
+            b.targetR(targetR);
+        }
+        return b.build();
     }
 
     /**

@@ -45,4 +45,133 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
                 0.5, -1, -1, -1, false, DEFAULT_GATE_LR_RATIO,
                 DEFAULT_MAX_RANK_STEP);
     }
+
+    /** A builder starting from {@link #defaults(int)} for this rank. */
+    public static Builder builder(int rank) {
+        return new Builder(defaults(rank));
+    }
+
+    /** A builder starting from these options. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** Named settings over the defaults for a rank: AdaptiveOptions.builder(8).rMax(16).gate(false).build(). */
+    public static final class Builder {
+        private int rMax;
+        private int rMin;
+        private double tau;
+        private boolean importance;
+        private boolean reallocation;
+        private boolean gate;
+        private int initR;
+        private int targetR;
+        private double orthRegWeight;
+        private long tInit;
+        private long tFinal;
+        private long deltaT;
+        private boolean gatePerToken;
+        private Double gateLrRatio;
+        private Integer maxRankStep;
+
+        private Builder() {
+        }
+
+        private Builder(AdaptiveOptions from) {
+            this.rMax = from.rMax();
+            this.rMin = from.rMin();
+            this.tau = from.tau();
+            this.importance = from.importance();
+            this.reallocation = from.reallocation();
+            this.gate = from.gate();
+            this.initR = from.initR();
+            this.targetR = from.targetR();
+            this.orthRegWeight = from.orthRegWeight();
+            this.tInit = from.tInit();
+            this.tFinal = from.tFinal();
+            this.deltaT = from.deltaT();
+            this.gatePerToken = from.gatePerToken();
+            this.gateLrRatio = from.gateLrRatio();
+            this.maxRankStep = from.maxRankStep();
+        }
+
+        public Builder rMax(int rMax) {
+            this.rMax = rMax;
+            return this;
+        }
+
+        public Builder rMin(int rMin) {
+            this.rMin = rMin;
+            return this;
+        }
+
+        public Builder tau(double tau) {
+            this.tau = tau;
+            return this;
+        }
+
+        public Builder importance(boolean importance) {
+            this.importance = importance;
+            return this;
+        }
+
+        public Builder reallocation(boolean reallocation) {
+            this.reallocation = reallocation;
+            return this;
+        }
+
+        public Builder gate(boolean gate) {
+            this.gate = gate;
+            return this;
+        }
+
+        public Builder initR(int initR) {
+            this.initR = initR;
+            return this;
+        }
+
+        public Builder targetR(int targetR) {
+            this.targetR = targetR;
+            return this;
+        }
+
+        public Builder orthRegWeight(double orthRegWeight) {
+            this.orthRegWeight = orthRegWeight;
+            return this;
+        }
+
+        public Builder tInit(long tInit) {
+            this.tInit = tInit;
+            return this;
+        }
+
+        public Builder tFinal(long tFinal) {
+            this.tFinal = tFinal;
+            return this;
+        }
+
+        public Builder deltaT(long deltaT) {
+            this.deltaT = deltaT;
+            return this;
+        }
+
+        public Builder gatePerToken(boolean gatePerToken) {
+            this.gatePerToken = gatePerToken;
+            return this;
+        }
+
+        public Builder gateLrRatio(Double gateLrRatio) {
+            this.gateLrRatio = gateLrRatio;
+            return this;
+        }
+
+        public Builder maxRankStep(Integer maxRankStep) {
+            this.maxRankStep = maxRankStep;
+            return this;
+        }
+
+        public AdaptiveOptions build() {
+            return new AdaptiveOptions(rMax, rMin, tau, importance, reallocation, gate, initR, targetR, orthRegWeight, tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep);
+        }
+    }
 }

@@ -55,14 +55,231 @@ public record TrainConfig(
      * (a lower learning rate after a divergence, another machine's cores), not what model or data it has.
      */
     public TrainConfig withResumeSettings(float lr, float maxGradNorm, int threads, int saveEvery) {
-        return new TrainConfig(model, task, data, method, rank, alpha, targets, rsLora, loraDropout, epochs, batch, lr,
-                maxLen, seed, threads, warmupRatio, weightDecay, maxGradNorm, trainLimit, evalLimit, logEvery, saveEvery,
-                adaptive);
+        return toBuilder().lr(lr).maxGradNorm(maxGradNorm).threads(threads).saveEvery(saveEvery).build();
     }
 
     private static void require(boolean ok, String message) {
         if (!ok) {
             throw new UserInputException(message);
+        }
+    }
+
+    /**
+     * A builder with the library's defaults, the one place they are defined (the CLI shows and uses these):
+     * LoRA rank 8, alpha 16, 3 epochs, batch 32, lr 5e-4, max length 128, seed 42, warm-up 6%, weight decay
+     * 0.01, gradient norm 1, a log line every 10 steps, a checkpoint every 500, and the adaptive methods'
+     * defaults for rank 8. Model, task, data and method must be set; targets too (each family has its own).
+     */
+    public static Builder builder() {
+        Builder b = new Builder();
+        b.rank = DEFAULT_RANK;
+        b.alpha = DEFAULT_ALPHA;
+        b.epochs = DEFAULT_EPOCHS;
+        b.batch = DEFAULT_BATCH;
+        b.lr = 5e-4f;
+        b.maxLen = DEFAULT_MAX_LEN;
+        b.seed = DEFAULT_SEED;
+        b.threads = Runtime.getRuntime().availableProcessors();
+        b.warmupRatio = DEFAULT_WARMUP_RATIO;
+        b.weightDecay = DEFAULT_WEIGHT_DECAY;
+        b.maxGradNorm = DEFAULT_MAX_GRAD_NORM;
+        b.logEvery = DEFAULT_LOG_EVERY;
+        b.saveEvery = DEFAULT_SAVE_EVERY;
+        b.method = "lora";
+        b.adaptive = AdaptiveOptions.defaults(DEFAULT_RANK);
+        return b;
+    }
+
+    public static final int DEFAULT_RANK = 8;
+    public static final float DEFAULT_ALPHA = 16;
+    public static final int DEFAULT_EPOCHS = 3;
+    public static final int DEFAULT_BATCH = 32;
+    /** For GLUE tasks on encoders; decoders default to the smaller of 256 and their context. */
+    public static final int DEFAULT_MAX_LEN = 128;
+    public static final long DEFAULT_SEED = 42;
+    public static final float DEFAULT_WARMUP_RATIO = 0.06f;
+    public static final float DEFAULT_WEIGHT_DECAY = 0.01f;
+    public static final float DEFAULT_MAX_GRAD_NORM = 1.0f;
+    public static final int DEFAULT_LOG_EVERY = 10;
+    public static final int DEFAULT_SAVE_EVERY = 500;
+
+    /** A builder starting from this configuration. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** A configuration by name, over the defaults of {@link #builder()}. */
+    public static final class Builder {
+        private String model;
+        private String task;
+        private String data;
+        private String method;
+        private int rank;
+        private float alpha;
+        private String targets;
+        private boolean rsLora;
+        private float loraDropout;
+        private int epochs;
+        private int batch;
+        private float lr;
+        private int maxLen;
+        private long seed;
+        private int threads;
+        private float warmupRatio;
+        private float weightDecay;
+        private float maxGradNorm;
+        private int trainLimit;
+        private int evalLimit;
+        private int logEvery;
+        private int saveEvery;
+        private AdaptiveOptions adaptive;
+
+        private Builder() {
+        }
+
+        private Builder(TrainConfig from) {
+            this.model = from.model();
+            this.task = from.task();
+            this.data = from.data();
+            this.method = from.method();
+            this.rank = from.rank();
+            this.alpha = from.alpha();
+            this.targets = from.targets();
+            this.rsLora = from.rsLora();
+            this.loraDropout = from.loraDropout();
+            this.epochs = from.epochs();
+            this.batch = from.batch();
+            this.lr = from.lr();
+            this.maxLen = from.maxLen();
+            this.seed = from.seed();
+            this.threads = from.threads();
+            this.warmupRatio = from.warmupRatio();
+            this.weightDecay = from.weightDecay();
+            this.maxGradNorm = from.maxGradNorm();
+            this.trainLimit = from.trainLimit();
+            this.evalLimit = from.evalLimit();
+            this.logEvery = from.logEvery();
+            this.saveEvery = from.saveEvery();
+            this.adaptive = from.adaptive();
+        }
+
+        public Builder model(String model) {
+            this.model = model;
+            return this;
+        }
+
+        public Builder task(String task) {
+            this.task = task;
+            return this;
+        }
+
+        public Builder data(String data) {
+            this.data = data;
+            return this;
+        }
+
+        public Builder method(String method) {
+            this.method = method;
+            return this;
+        }
+
+        public Builder rank(int rank) {
+            this.rank = rank;
+            return this;
+        }
+
+        public Builder alpha(float alpha) {
+            this.alpha = alpha;
+            return this;
+        }
+
+        public Builder targets(String targets) {
+            this.targets = targets;
+            return this;
+        }
+
+        public Builder rsLora(boolean rsLora) {
+            this.rsLora = rsLora;
+            return this;
+        }
+
+        public Builder loraDropout(float loraDropout) {
+            this.loraDropout = loraDropout;
+            return this;
+        }
+
+        public Builder epochs(int epochs) {
+            this.epochs = epochs;
+            return this;
+        }
+
+        public Builder batch(int batch) {
+            this.batch = batch;
+            return this;
+        }
+
+        public Builder lr(float lr) {
+            this.lr = lr;
+            return this;
+        }
+
+        public Builder maxLen(int maxLen) {
+            this.maxLen = maxLen;
+            return this;
+        }
+
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        public Builder threads(int threads) {
+            this.threads = threads;
+            return this;
+        }
+
+        public Builder warmupRatio(float warmupRatio) {
+            this.warmupRatio = warmupRatio;
+            return this;
+        }
+
+        public Builder weightDecay(float weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        public Builder maxGradNorm(float maxGradNorm) {
+            this.maxGradNorm = maxGradNorm;
+            return this;
+        }
+
+        public Builder trainLimit(int trainLimit) {
+            this.trainLimit = trainLimit;
+            return this;
+        }
+
+        public Builder evalLimit(int evalLimit) {
+            this.evalLimit = evalLimit;
+            return this;
+        }
+
+        public Builder logEvery(int logEvery) {
+            this.logEvery = logEvery;
+            return this;
+        }
+
+        public Builder saveEvery(int saveEvery) {
+            this.saveEvery = saveEvery;
+            return this;
+        }
+
+        public Builder adaptive(AdaptiveOptions adaptive) {
+            this.adaptive = adaptive;
+            return this;
+        }
+
+        public TrainConfig build() {
+            return new TrainConfig(model, task, data, method, rank, alpha, targets, rsLora, loraDropout, epochs, batch, lr, maxLen, seed, threads, warmupRatio, weightDecay, maxGradNorm, trainLimit, evalLimit, logEvery, saveEvery, adaptive);
         }
     }
 }
