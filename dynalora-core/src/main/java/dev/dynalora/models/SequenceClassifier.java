@@ -67,13 +67,13 @@ public final class SequenceClassifier implements AdaptableModel {
         return classifier;
     }
 
+    /** Head parameters (pooler and classifier): trained by every method, as PEFT's modules_to_save. */
     /** The encoder's projections (the head's pooler and classifier are not adapter targets). */
     @Override
     public List<LinearModule> linearModules() {
         return encoder.linearModules();
     }
 
-    /** Head parameters (pooler and classifier): trained by every method, as PEFT's modules_to_save. */
     @Override
     public List<Param> headParams() {
         return List.of(pooler.weight(), pooler.bias(), classifier.weight(), classifier.bias());

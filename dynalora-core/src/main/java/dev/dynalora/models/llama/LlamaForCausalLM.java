@@ -22,14 +22,6 @@ import java.util.Set;
  * a trainable embedding gets the gradients of both uses in one buffer, as in PyTorch.
  */
 public final class LlamaForCausalLM implements AdaptableModel {
-    /**
-     * Files of the base folder a merged export copies when they exist: what AutoTokenizer reads for a Llama
-     * (tokenizer.json or the SentencePiece tokenizer.model, with their configs) and generation_config.json, which
-     * from_pretrained reads for generate()'s defaults (bos / eos / pad ids).
-     */
-    static final List<String> COPIED_FILES = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
-            "special_tokens_map.json", "added_tokens.json", "generation_config.json");
-
     private final LlamaConfig config;
     private final LlamaDecoder model;
     private final LinearModule lmHead;
@@ -85,6 +77,14 @@ public final class LlamaForCausalLM implements AdaptableModel {
     public List<LinearModule> linearModules() {
         return model.linearModules();
     }
+
+    /**
+     * Files of the base folder a merged export copies when they exist: what AutoTokenizer reads for a Llama
+     * (tokenizer.json or the SentencePiece tokenizer.model, with their configs) and generation_config.json, which
+     * from_pretrained reads for generate()'s defaults (bos / eos / pad ids).
+     */
+    static final List<String> COPIED_FILES = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+            "special_tokens_map.json", "added_tokens.json", "generation_config.json");
 
     /**
      * LlamaForCausalLM wrapped with task_type CAUSAL_LM: our names are Hugging Face's already
