@@ -5,10 +5,11 @@ import dev.dynalora.tensor.Param;
 import java.util.List;
 
 /**
- * What the training methods, adapters, allocators, checkpoints and adapter files need from a model, whatever
- * its family: its parameters, the ones that always train, and the linear projections adapters attach to.
- * A BERT classifier ({@link SequenceClassifier}) and a Llama causal LM ({@code models.llama.LlamaForCausalLM})
- * implement it; code outside a family's package works on this interface and never asks which family it holds.
+ * What the training methods, adapters, allocators, checkpoints, adapter files and exports need from a model,
+ * whatever its family: its parameters, the ones that always train, the linear projections adapters attach to,
+ * and how the family is named in Hugging Face checkpoints and PEFT files. A BERT classifier
+ * ({@link SequenceClassifier}) and a Llama causal LM ({@code models.llama.LlamaForCausalLM}) implement it; code
+ * outside a family's package works on this interface and never asks which family it holds.
  */
 public interface AdaptableModel {
     /** Every parameter, each once (a tied head adds none of its own), in a stable order. */
@@ -34,4 +35,10 @@ public interface AdaptableModel {
 
     /** The --targets default: what PEFT users adapt in this family (query,value for BERT, q_proj,v_proj for Llama). */
     String defaultTargets();
+
+    /** Hugging Face names and PEFT's wrapping of this family: what adapter files and exports are built from. */
+    PeftLayout peftLayout();
+
+    /** config.json and the base folder's files for a merged Hugging Face folder of this model. */
+    HfFolderSpec hfFolder();
 }

@@ -29,11 +29,13 @@ public final class AdapterMerge {
         }
     }
 
-    /** Every linear layer that can carry an adapter: the encoder's, then pooler and classifier. */
-    static List<LinearModule> linearModules(SequenceClassifier model) {
-        List<LinearModule> all = new ArrayList<>(model.encoder().linearModules());
-        all.add(model.pooler());
-        all.add(model.classifier());
+    /**
+     * Every linear layer that can carry an adapter: the adapter targets, then the head modules (BERT's pooler and
+     * classifier; a Llama has none: its lm_head may be the embedding matrix itself, which a merge must not change).
+     */
+    static List<LinearModule> linearModules(AdaptableModel model) {
+        List<LinearModule> all = new ArrayList<>(model.linearModules());
+        all.addAll(model.peftLayout().headModules());
         return all;
     }
 
@@ -44,7 +46,7 @@ public final class AdapterMerge {
      * @throws UserInputException if an adapter has a per-example input gate (Dynamic LoRA) or otherwise is not
      *     a fixed linear map: no single weight reproduces it
      */
-    public static Merged merge(SequenceClassifier model) {
+    public static Merged merge(AdaptableModel model) {
         Objects.requireNonNull(model, "model");
         Map<LinearModule, LinearAdapter> adapters = new LinkedHashMap<>();
         Map<LinearModule, float[]> merged = new LinkedHashMap<>();
@@ -85,7 +87,7 @@ public final class AdapterMerge {
      *
      * @throws IllegalStateException if a module has an adapter attached again since the merge
      */
-    public static void unmerge(SequenceClassifier model, Merged merged) {
+    public static void unmerge(AdaptableModel model, Merged merged) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(merged, "merged");
         List<LinearModule> modules = linearModules(model);

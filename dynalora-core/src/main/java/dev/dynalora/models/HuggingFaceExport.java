@@ -2,7 +2,6 @@ package dev.dynalora.models;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
@@ -28,20 +27,18 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
 /**
- * Writes a classifier as a Hugging Face {@code BertForSequenceClassification} folder that
- * {@code AutoModelForSequenceClassification.from_pretrained} (and {@link PretrainedBert#loadClassifier}) loads
- * as is: {@code config.json}, {@code model.safetensors} ({@code bert.}-prefixed encoder and pooler,
- * {@code classifier.*}) and the tokenizer files of the source model. Attached adapters are folded into the
- * written weights (the model itself is not changed); a gated adapter cannot be, and is refused.
+ * Writes a model as a Hugging Face folder that transformers' {@code from_pretrained} loads as is (and our own
+ * loaders: {@link PretrainedBert#loadClassifier}, {@code PretrainedLlama.load}): {@code config.json},
+ * {@code model.safetensors} with every parameter under its Hugging Face name, and the tokenizer files of the
+ * source model. The family decides the config and the files ({@link AdaptableModel#hfFolder()}) and the names
+ * ({@link PeftLayout#hfName}); a BERT classifier becomes a {@code BertForSequenceClassification}, a Llama a
+ * {@code LlamaForCausalLM} (lm_head.weight only when not tied). Attached adapters are folded into the written
+ * weights (the model itself is not changed); a gated adapter cannot be, and is refused.
  *
  * <p>Whole or nothing: everything is written into a temporary sibling folder that is renamed to the target
  * only when complete, so an interrupted export leaves no half-written model folder behind.
  */
 public final class HuggingFaceExport {
-    /** Tokenizer files transformers' AutoTokenizer reads for BERT, copied when the source folder has them. */
-    public static final List<String> TOKENIZER_FILES = List.of(
-            "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "added_tokens.json");
-
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private HuggingFaceExport() {
@@ -54,7 +51,7 @@ public final class HuggingFaceExport {
     }
 
     /**
-     * Writes the folder.
+     * Writes a BertForSequenceClassification folder with the given label names.
      *
      * @param config         the encoder's config (written back with the classification fields added)
      * @param sourceModelDir the folder the base model came from, for its tokenizer files (null: none copied)
@@ -65,9 +62,28 @@ public final class HuggingFaceExport {
      */
     public static void write(Path outDir, SequenceClassifier model, ModelConfig config, Path sourceModelDir,
                              String[] labelNames, boolean overwrite) {
-        Objects.requireNonNull(outDir, "outDir");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(config, "config");
+        write(outDir, model, BertExportConfig.folder(config, labelNames, model.numLabels()), sourceModelDir, overwrite);
+    }
+
+    /**
+     * Writes any family's folder as {@link AdaptableModel#hfFolder()} describes it (for a Llama: the base's
+     * config.json with torch_dtype float32, model.safetensors, the tokenizer and generation config files).
+     *
+     * @param sourceModelDir the folder the base model came from, for its tokenizer files (null: none copied)
+     * @param overwrite      replace an existing outDir that holds nothing but an earlier export's files
+     * @throws UserInputException if outDir exists and overwrite is false (or it holds other files), an adapter
+     *     cannot be folded in, or writing fails
+     */
+    public static void write(Path outDir, AdaptableModel model, Path sourceModelDir, boolean overwrite) {
+        Objects.requireNonNull(model, "model");
+        write(outDir, model, model.hfFolder(), sourceModelDir, overwrite);
+    }
+
+    private static void write(Path outDir, AdaptableModel model, HfFolderSpec spec, Path sourceModelDir,
+                              boolean overwrite) {
+        Objects.requireNonNull(outDir, "outDir");
         Path target = outDir.toAbsolutePath().normalize();
         if (target.getParent() == null || target.getFileName() == null) {
             throw new UserInputException(outDir + ": not a folder path to export to");
@@ -77,11 +93,9 @@ public final class HuggingFaceExport {
                 throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite to replace"
                         + " the model folder there");
             }
-            requireModelFolder(target, outDir);
+            requireModelFolder(target, outDir, writtenFiles(spec));
         }
-        String[] labels = labels(labelNames, model.numLabels());
         Map<String, Tensor> tensors = tensors(model);
-        ObjectNode json = configJson(config, labels);
 
         Path parent = target.getParent();
         String name = target.getFileName().toString();
@@ -92,9 +106,9 @@ public final class HuggingFaceExport {
             Files.createDirectory(tmp);
             SafetensorsWriter.write(tmp.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
             AtomicFiles.writeBytes(tmp.resolve(ModelConfig.FILE_NAME),
-                    JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(spec.config()));
             if (sourceModelDir != null) {
-                for (String f : TOKENIZER_FILES) {
+                for (String f : spec.copiedFiles()) {
                     Path src = sourceModelDir.resolve(f);
                     if (Files.isRegularFile(src)) {
                         Files.copy(src, tmp.resolve(f));
@@ -150,9 +164,9 @@ public final class HuggingFaceExport {
         }
     }
 
-    /** Every file name this export writes: what an existing folder may hold to be replaced by --overwrite. */
-    public static Set<String> writtenFiles() {
-        Set<String> names = new HashSet<>(TOKENIZER_FILES);
+    /** Every file name an export of this kind writes: what an existing folder may hold to be replaced by --overwrite. */
+    private static Set<String> writtenFiles(HfFolderSpec spec) {
+        Set<String> names = new HashSet<>(spec.copiedFiles());
         names.add("model.safetensors");
         names.add(ModelConfig.FILE_NAME);
         return names;
@@ -162,11 +176,10 @@ public final class HuggingFaceExport {
      * Overwriting replaces a whole folder, so it is allowed only for one holding nothing but the files an
      * export writes (an earlier export): never a run folder, a folder of runs, or anything with a user's files.
      */
-    private static void requireModelFolder(Path target, Path outDir) {
+    private static void requireModelFolder(Path target, Path outDir, Set<String> ours) {
         if (!Files.isDirectory(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             throw new UserInputException(outDir + ": exists and is not a folder; choose a new folder");
         }
-        Set<String> ours = writtenFiles();
         List<String> foreign;
         try (Stream<Path> s = Files.list(target)) {
             foreign = s.filter(p -> !ours.contains(p.getFileName().toString())
@@ -182,35 +195,11 @@ public final class HuggingFaceExport {
         }
     }
 
-    private static String[] labels(String[] names, int numLabels) {
-        if (names == null) {
-            String[] l = new String[numLabels];
-            for (int i = 0; i < numLabels; i++) {
-                l[i] = "LABEL_" + i;
-            }
-            return l;
-        }
-        if (names.length != numLabels) {
-            throw new UserInputException("got " + names.length + " label names for a model with " + numLabels
-                    + " label" + (numLabels == 1 ? "" : "s"));
-        }
-        Set<String> seen = new HashSet<>();
-        for (String n : names) {
-            if (n == null) {
-                throw new UserInputException("label names must not be missing (null)");
-            }
-            if (!seen.add(n)) {
-                throw new UserInputException("label name \"" + n + "\" appears twice; label2id needs distinct names");
-            }
-        }
-        return names.clone();
-    }
-
     /**
-     * Every parameter under its transformers name: bert.* for embeddings, layers and pooler, classifier.* as is.
-     * A weight with an adapter attached is written merged (on a copy).
+     * Every parameter under its Hugging Face name. A weight with an adapter attached is written merged (on a
+     * copy), exactly as {@link AdapterMerge#merge} would merge it.
      */
-    static Map<String, Tensor> tensors(SequenceClassifier model) {
+    static Map<String, Tensor> tensors(AdaptableModel model) {
         Map<Param, Tensor> merged = new LinkedHashMap<>();
         for (LinearModule m : AdapterMerge.linearModules(model)) {
             LinearAdapter a = m.adapter();
@@ -228,29 +217,12 @@ public final class HuggingFaceExport {
             }
             merged.put(m.weight(), w);
         }
+        PeftLayout layout = model.peftLayout();
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Param p : model.allParams()) {
-            String key = p.name().startsWith("classifier.") ? p.name() : PeftAdapterIO.BERT + p.name();
-            out.put(key, merged.getOrDefault(p, p.value()));
+            out.put(layout.hfName(p.name()), merged.getOrDefault(p, p.value()));
         }
         return out;
-    }
-
-    private static ObjectNode configJson(ModelConfig config, String[] labels) {
-        ObjectNode n = config.toJson();
-        n.putArray("architectures").add("BertForSequenceClassification");
-        n.put("num_labels", labels.length);
-        ObjectNode id2label = n.putObject("id2label");
-        ObjectNode label2id = n.putObject("label2id");
-        for (int i = 0; i < labels.length; i++) {
-            id2label.put(Integer.toString(i), labels[i]);
-            label2id.put(labels[i], i);
-        }
-        // transformers would infer both from the labels' dtype at training time; saying it makes inference
-        // pipelines pick the right activation (none for regression, softmax otherwise).
-        n.put("problem_type", labels.length == 1 ? "regression" : "single_label_classification");
-        n.put("torch_dtype", "float32");
-        return n;
     }
 
     private static void deleteQuietly(Path dir) {

@@ -9,6 +9,7 @@ import dev.dynalora.tensor.Param;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Hugging Face's BertForSequenceClassification: pooled = tanh(pooler(h[CLS])), dropout, then a linear
@@ -88,6 +89,23 @@ public final class SequenceClassifier implements AdaptableModel {
         List<Param> p = new ArrayList<>(encoder.params());
         p.addAll(headParams());
         return p;
+    }
+
+    /**
+     * BertForSequenceClassification wrapped with task_type SEQ_CLS: the encoder is its attribute "bert" (our names
+     * leave it out), the classifier sits beside it. PEFT itself puts "classifier" and "score" into modules_to_save
+     * for SEQ_CLS; we add "pooler", which trains as part of our head (docs/peft-format.md).
+     */
+    @Override
+    public PeftLayout peftLayout() {
+        return new PeftLayout("SEQ_CLS", "bert.", Set.of("classifier"), List.of(pooler, classifier),
+                List.of("pooler", "classifier", "score"), List.of(pooler, classifier));
+    }
+
+    /** A BertForSequenceClassification folder with labels LABEL_0, LABEL_1, ... (see {@link HuggingFaceExport}). */
+    @Override
+    public HfFolderSpec hfFolder() {
+        return BertExportConfig.folder(encoder.config(), null, numLabels);
     }
 
     private void ensure(int b) {

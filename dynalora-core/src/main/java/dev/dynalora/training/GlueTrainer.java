@@ -14,7 +14,7 @@ import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.PeftAdapterIO;
+import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.models.PretrainedBert;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
@@ -123,10 +123,10 @@ public final class GlueTrainer {
             return "none (method " + built.method().cliName() + " has no adapter)";
         }
         if (hooks instanceof AdaptiveHooks.AdaLoraHooks ada) {
-            PeftAdapterIO.saveAdaLora(run.dir(), built.model(), built.lora(), ada.allocator().config(), c.model());
+            PeftAdapters.saveAdaLora(run.dir(), built.model(), built.lora(), ada.allocator().config(), c.model());
             return "peft";
         }
-        PeftAdapterIO.save(run.dir(), built.model(), built.lora(), c.model(), Map.of());
+        PeftAdapters.save(run.dir(), built.model(), built.lora(), c.model(), Map.of());
         return "peft";
     }
 

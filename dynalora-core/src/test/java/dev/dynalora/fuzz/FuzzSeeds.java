@@ -3,7 +3,8 @@ package dev.dynalora.fuzz;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.SafetensorsWriter;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.PeftAdapterIO;
+import dev.dynalora.formats.peft.PeftAdapters;
+import dev.dynalora.formats.peft.PeftFiles;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
@@ -110,9 +111,9 @@ public final class FuzzSeeds {
         Path tmp = Files.createTempDirectory("dynalora-seeds");
         Path lora = tmp.resolve("lora");
         SequenceClassifier adapted = PeftAdapterFuzzTest.adaptedModel();
-        PeftAdapterIO.save(lora, adapted, LoraConfig.of(2, 4f, "query,value", false, 0.1f, 1), "tiny", null);
-        byte[] loraCfg = Files.readAllBytes(lora.resolve(PeftAdapterIO.CONFIG_FILE));
-        byte[] loraW = Files.readAllBytes(lora.resolve(PeftAdapterIO.WEIGHTS_FILE));
+        PeftAdapters.save(lora, adapted, LoraConfig.of(2, 4f, "query,value", false, 0.1f, 1), "tiny", null);
+        byte[] loraCfg = Files.readAllBytes(lora.resolve(PeftFiles.CONFIG_FILE));
+        byte[] loraW = Files.readAllBytes(lora.resolve(PeftFiles.WEIGHTS_FILE));
         write(root.resolve("PeftAdapterFuzzTestInputs/config/seed-lora.json"), loraCfg);
         byte[] regexCfg = utf8("""
                 {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "use_rslora": true,

@@ -7,7 +7,8 @@ import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.PeftAdapterIO;
+import dev.dynalora.formats.peft.PeftAdapters;
+import dev.dynalora.formats.peft.PeftFiles;
 import dev.dynalora.models.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 
@@ -21,7 +22,7 @@ import java.util.List;
 import static dev.dynalora.fuzz.FuzzSupport.allowUserError;
 
 /**
- * Hostile PEFT adapter folders through {@link PeftAdapterIO#load} into a tiny random BERT classifier (2 layers,
+ * Hostile PEFT adapter folders through {@link PeftAdapters#load} into a tiny random BERT classifier (2 layers,
  * hidden 8, 2 heads, 3 labels; see {@link TinyBert}). {@link #config} fuzzes adapter_config.json beside a
  * valid adapter_model.safetensors (LoRA r = 2 on query and value, plus the head); {@link #folder} fuzzes both
  * files: the config up to the first 0 byte of the input, the safetensors file after it. A fresh model per
@@ -66,9 +67,9 @@ class PeftAdapterFuzzTest {
     static synchronized byte[] validWeights() {
         if (validWeights == null) {
             Path dir = FuzzSupport.scratch().resolve("valid-adapter");
-            PeftAdapterIO.save(dir, adaptedModel(), LoraConfig.of(2, 4f, "query,value", false, 0.1f, 1), "tiny", null);
+            PeftAdapters.save(dir, adaptedModel(), LoraConfig.of(2, 4f, "query,value", false, 0.1f, 1), "tiny", null);
             try {
-                validWeights = Files.readAllBytes(dir.resolve(PeftAdapterIO.WEIGHTS_FILE));
+                validWeights = Files.readAllBytes(dir.resolve(PeftFiles.WEIGHTS_FILE));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -92,10 +93,10 @@ class PeftAdapterFuzzTest {
     private static void load(byte[] cfg, byte[] weights) {
         SequenceClassifier model = model();
         Path dir = FuzzSupport.scratch().resolve("adapter");
-        FuzzSupport.write("adapter/" + PeftAdapterIO.CONFIG_FILE, cfg);
-        FuzzSupport.write("adapter/" + PeftAdapterIO.WEIGHTS_FILE, weights);
+        FuzzSupport.write("adapter/" + PeftFiles.CONFIG_FILE, cfg);
+        FuzzSupport.write("adapter/" + PeftFiles.WEIGHTS_FILE, weights);
         allowUserError(() -> {
-            LoraConfig read = PeftAdapterIO.load(dir, model);
+            LoraConfig read = PeftAdapters.load(dir, model);
             if (read == null) {
                 throw new AssertionError("load returned no config");
             }

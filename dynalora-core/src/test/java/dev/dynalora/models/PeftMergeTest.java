@@ -1,5 +1,6 @@
 package dev.dynalora.models;
 
+import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
@@ -88,7 +89,7 @@ class PeftMergeTest {
     void adaLoraMergedForwardEqualsUnmergedForward(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir.resolve("m"));
         SequenceClassifier m = model(c, 7, LABELS);
-        PeftAdaLoraIOTest.attachAdaLora(m, 5f);
+        AdapterFixtures.attachAdaLora(m, 5f);
         List<float[]> original = weights(m);
         float[] before = logits(m);
         AdapterMerge.Merged merged = AdapterMerge.merge(m);
@@ -100,10 +101,10 @@ class PeftMergeTest {
             assertClose(original.get(i), after.get(i), 1e-6);
         }
 
-        PeftAdapterIO.saveAdaLora(dir.resolve("a"), m, LoraConfig.of(2, 5f, "query,value", false, 0f, 1),
-                PeftAdaLoraIOTest.schedule(), null);
+        PeftAdapters.saveAdaLora(dir.resolve("a"), m, LoraConfig.of(2, 5f, "query,value", false, 0f, 1),
+                AdapterFixtures.adaLoraSchedule(), null);
         SequenceClassifier loaded = model(c, 7, LABELS);
-        PeftAdapterIO.load(dir.resolve("a"), loaded);
+        PeftAdapters.load(dir.resolve("a"), loaded);
         AdapterMerge.merge(loaded);
         assertClose(before, logits(loaded), 1e-5);
     }

@@ -1,16 +1,20 @@
 package dev.dynalora.models.llama;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.CrossEntropy;
 import dev.dynalora.models.CausalLm;
+import dev.dynalora.models.HfFolderSpec;
 import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.PeftLayout;
 import dev.dynalora.models.WeightSource;
 import dev.dynalora.tensor.Param;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Hugging Face's LlamaForCausalLM: the {@link LlamaDecoder} and a bias-free lm_head to vocabulary logits.
@@ -72,6 +76,33 @@ public final class LlamaForCausalLM implements CausalLm {
     @Override
     public List<LinearModule> linearModules() {
         return model.linearModules();
+    }
+
+    /**
+     * Files of the base folder a merged export copies when they exist: what AutoTokenizer reads for a Llama
+     * (tokenizer.json or the SentencePiece tokenizer.model, with their configs) and generation_config.json, which
+     * from_pretrained reads for generate()'s defaults (bos / eos / pad ids).
+     */
+    static final List<String> COPIED_FILES = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+            "special_tokens_map.json", "added_tokens.json", "generation_config.json");
+
+    /**
+     * LlamaForCausalLM wrapped with task_type CAUSAL_LM: our names are Hugging Face's already
+     * ("model.layers.0.self_attn.q_proj"), there is no head PEFT saves (modules_to_save stays null), and lm_head
+     * is the output layer that PEFT's target matching sees but never adapts here.
+     */
+    @Override
+    public PeftLayout peftLayout() {
+        return new PeftLayout("CAUSAL_LM", "", Set.of(), List.of(), null, List.of(lmHead));
+    }
+
+    /** The base's config.json (our parsed fields written over it), as float32 weights of a LlamaForCausalLM. */
+    @Override
+    public HfFolderSpec hfFolder() {
+        ObjectNode c = config.base().toJson();
+        c.putArray("architectures").add("LlamaForCausalLM");
+        c.put("torch_dtype", "float32");
+        return new HfFolderSpec(c, COPIED_FILES);
     }
 
     /**

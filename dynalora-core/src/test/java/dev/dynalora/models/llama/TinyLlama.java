@@ -1,5 +1,9 @@
 package dev.dynalora.models.llama;
 
+import dev.dynalora.adapters.LoraAdapter;
+import dev.dynalora.adapters.TokenBatch;
+import dev.dynalora.kernels.ReferenceKernels;
+import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.RandomWeights;
 import dev.dynalora.models.WeightSource;
 import dev.dynalora.tensor.Param;
@@ -9,10 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /** A tiny random Llama for tests: written as a config.json so it goes through the real config reader. */
-final class TinyLlama {
+public final class TinyLlama {
     private TinyLlama() {
     }
 
@@ -20,11 +25,11 @@ final class TinyLlama {
      * Odd sizes on purpose: head dim 6 (a RoPE half of 3), 4 query heads over 2 kv heads (grouped-query
      * attention), an intermediate size of 13 and a vocabulary of 29.
      */
-    static LlamaConfig config(Path dir, boolean tied) throws IOException {
+    public static LlamaConfig config(Path dir, boolean tied) throws IOException {
         return config(dir, 2, 24, 4, 2, 13, 29, tied, "");
     }
 
-    static LlamaConfig config(Path dir, int layers, int hidden, int heads, int kvHeads, int ffn, int vocab, boolean tied,
+    public static LlamaConfig config(Path dir, int layers, int hidden, int heads, int kvHeads, int ffn, int vocab, boolean tied,
                               String extra) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("config.json"), """
@@ -59,11 +64,52 @@ final class TinyLlama {
         };
     }
 
-    static LlamaForCausalLM model(LlamaConfig c, long seed) {
+    public static LlamaForCausalLM model(LlamaConfig c, long seed) {
         return new LlamaForCausalLM(c, weights(seed, 0.2, null));
     }
 
     static Map<String, Param> newRecord() {
         return new LinkedHashMap<>();
+    }
+
+    /**
+     * Inference logits [rows, vocab] of a right-padded batch of two sequences (7 and 5 tokens, ids below the tiny
+     * vocabulary of 29), copied out of the model's buffer.
+     */
+    public static float[] logits(LlamaForCausalLM m) {
+        int[] ids = {1, 5, 7, 9, 3, 11, 2, 1, 4, 4, 8, 2, 0, 0};
+        int[] mask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+        return m.forward(new ReferenceKernels(), ids, new TokenBatch(2, 7, mask, false, 0L, 0L), false).clone();
+    }
+
+    /**
+     * Attaches LoRA adapters (the training constructor) to the modules whose last path component is in
+     * {@code targets}, the i-th of them with rank {@code ranks[i % ranks.length]}, and random non-zero B (zero B
+     * would hide A from every test) and gates.
+     */
+    public static void attachLora(LlamaForCausalLM m, Set<String> targets, int[] ranks, float alpha, boolean rsLora,
+                                  boolean masked, boolean gated, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int i = 0;
+        for (LinearModule lm : m.linearModules()) {
+            if (!targets.contains(lm.shortName())) {
+                continue;
+            }
+            LoraAdapter a = new LoraAdapter(lm.name(), lm.in(), lm.out(), ranks[i % ranks.length], alpha, rsLora, masked,
+                    gated, seed + i);
+            i++;
+            randomize(a.loraB().data(), r, 0.3);
+            if (gated) {
+                randomize(a.gateWeight().data(), r, 0.5);
+                a.gateBias().data()[0] = 0.3f;
+            }
+            lm.setAdapter(a);
+        }
+    }
+
+    public static void randomize(float[] x, SplittableRandom r, double scale) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
+        }
     }
 }

@@ -1,4 +1,4 @@
-package dev.dynalora.models;
+package dev.dynalora.formats.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +18,10 @@ import dev.dynalora.training.ClassifierStep;
 import dev.dynalora.training.Method;
 import dev.dynalora.training.MethodSetup;
 import dev.dynalora.training.StepHooks;
+import dev.dynalora.models.AdapterFixtures;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.TinyBert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,64 +51,34 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * AdaLoRA in PEFT's ADALORA layout: the folder PeftAdapterIO.saveAdaLora writes (keys without ".weight", tensors
+ * AdaLoRA in PEFT's ADALORA layout: the folder PeftAdapters.saveAdaLora writes (keys without ".weight", tensors
  * cut to the kept triplets, a boolean rank_pattern, AdaLoraConfig's fields), read back bit for bit, after real
- * training with the allocator too; folders PEFT writes are checked in PeftAdapterIOTest.
+ * training with the allocator too; folders PEFT writes are checked in PeftAdaptersTest.
  */
-class PeftAdaLoraIOTest {
+class PeftAdaLoraTest {
     static final ObjectMapper JSON = new ObjectMapper();
-    static final String Q0 = "encoder.layer.0.attention.self.query";
-    static final String V0 = "encoder.layer.0.attention.self.value";
-    static final String Q1 = "encoder.layer.1.attention.self.query";
+    static final String Q0 = AdapterFixtures.Q0;
+    static final String V0 = AdapterFixtures.V0;
+    static final String Q1 = AdapterFixtures.Q1;
 
     static ModelConfig config(Path dir) throws IOException {
         return TinyBert.config(dir.resolve("base"), 2, 8, 2, 12, 0.0);
-    }
-
-    /** AdaLoRA adapters of init_r 4 on query and value with random A, E, B; some triplets pruned (E = 0). */
-    static void attachAdaLora(SequenceClassifier m, float alpha) {
-        SplittableRandom r = new SplittableRandom(13);
-        int i = 0;
-        for (LinearModule lm : m.encoder().linearModules()) {
-            if (!lm.shortName().equals("query") && !lm.shortName().equals("value")) {
-                continue;
-            }
-            AdaLoraAdapter a = new AdaLoraAdapter(lm.name(), lm.in(), lm.out(), 4, alpha, 20 + i++);
-            randomize(a.loraA().data(), r, 0.4);
-            randomize(a.loraB().data(), r, 0.4);
-            randomize(a.loraE().data(), r, 1.0);
-            float[] e = a.loraE().data();
-            switch (lm.name()) {
-                case Q0 -> {
-                    e[1] = 0f;
-                    e[3] = 0f;
-                }
-                case V0 -> Arrays.fill(e, 0f); // every triplet pruned
-                case Q1 -> e[0] = 0f;
-                default -> { } // layer 1 value keeps all four
-            }
-            lm.setAdapter(a);
-        }
-    }
-
-    static AdaLoraAllocator.Config schedule() {
-        return new AdaLoraAllocator.Config(4, 2, 3, 4, 2, 0.85, 0.85, 0.5, 20);
     }
 
     @Test
     void saveThenLoadGivesBitIdenticalLogitsAndPeftsLayout(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir);
         SequenceClassifier trained = model(c, 7, LABELS);
-        attachAdaLora(trained, 5f);
+        AdapterFixtures.attachAdaLora(trained, 5f);
         scrambleHead(trained, 12);
         float[] expected = logits(trained);
         LoraConfig cfg = LoraConfig.of(2, 5f, "query,value", false, 0.1f, 1);
         Path a = dir.resolve("ada");
-        PeftAdapterIO.saveAdaLora(a, trained, cfg, schedule(), "base-model");
+        PeftAdapters.saveAdaLora(a, trained, cfg, AdapterFixtures.adaLoraSchedule(), "base-model");
 
         SequenceClassifier fresh = model(c, 7, LABELS);
         assertFalse(Arrays.equals(expected, logits(fresh)), "the adapters and head must matter for this test");
-        LoraConfig read = PeftAdapterIO.load(a, fresh);
+        LoraConfig read = PeftAdapters.load(a, fresh);
         assertArrayEquals(expected, logits(fresh));
         AdaLoraAdapter q0 = assertInstanceOf(AdaLoraAdapter.class, module(fresh, Q0).adapter());
         assertEquals(4, q0.rank(), "loaded at init_r, as PEFT keeps ranknum");
@@ -194,7 +168,7 @@ class PeftAdaLoraIOTest {
         StepHooks hooks = AdaptiveHooks.create(Method.ADALORA, m, 2, o, total);
         ClassifierStep step = new ClassifierStep(m, params, new AdamW(params, 0.01f), 1.0);
         step.setHooks(hooks);
-        PaddedBatch b = AdapterFixtures.batch();
+        PaddedBatch b = dev.dynalora.models.AdapterFixtures.batch();
         ReferenceKernels k = new ReferenceKernels();
         for (long s = 0; s < total; s++) {
             step.step(k, b, new int[] {0, 2, 1}, null, 5e-2f, 4, s);
@@ -202,7 +176,7 @@ class PeftAdaLoraIOTest {
         AdaLoraAllocator alloc = ((AdaptiveHooks.AdaLoraHooks) hooks).allocator();
         float[] expected = logits(m);
         Path a = dir.resolve("run");
-        PeftAdapterIO.saveAdaLora(a, m, lora, alloc.config(), null);
+        PeftAdapters.saveAdaLora(a, m, lora, alloc.config(), null);
 
         JsonNode rp = JSON.readTree(a.resolve("adapter_config.json").toFile()).get("rank_pattern");
         int kept = 0;
@@ -218,7 +192,7 @@ class PeftAdaLoraIOTest {
         assertTrue(kept < alloc.initBudget(), "something must have been pruned for this test");
 
         SequenceClassifier fresh = model(c, 7, LABELS);
-        PeftAdapterIO.load(a, fresh);
+        PeftAdapters.load(a, fresh);
         assertArrayEquals(expected, logits(fresh));
     }
 
@@ -226,23 +200,23 @@ class PeftAdaLoraIOTest {
     void malformedAdaLoraFoldersAreUserErrors(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir);
         SequenceClassifier trained = model(c, 7, LABELS);
-        attachAdaLora(trained, 5f);
+        AdapterFixtures.attachAdaLora(trained, 5f);
         Path a = dir.resolve("ada");
-        PeftAdapterIO.saveAdaLora(a, trained, LoraConfig.of(2, 5f, "query,value", false, 0f, 1), schedule(), null);
+        PeftAdapters.saveAdaLora(a, trained, LoraConfig.of(2, 5f, "query,value", false, 0f, 1), AdapterFixtures.adaLoraSchedule(), null);
         SequenceClassifier m = model(c, 7, LABELS);
         float[] head = m.classifier().weight().data().clone();
 
-        PeftAdapterIOTest.editConfig(a, "[ true, false, true, false ]", "[ true, false, true ]");
-        assertUserError(() -> PeftAdapterIO.load(a, m), "rank_pattern", Q0, "4 booleans");
-        PeftAdapterIOTest.editConfig(a, "[ true, false, true ]", "[ true, false, true, 0 ]");
-        assertUserError(() -> PeftAdapterIO.load(a, m), "rank_pattern", "true or false", "0");
-        PeftAdapterIOTest.editConfig(a, "[ true, false, true, 0 ]", "[ true, true, true, false ]");
-        assertUserError(() -> PeftAdapterIO.load(a, m), Q0, "rank 2", "keeps 3 of 4");
-        PeftAdapterIOTest.editConfig(a, "[ true, true, true, false ]", "[ true, false, true, false ]");
-        PeftAdapterIOTest.editTensors(a, "base_model.model.bert." + Q0 + ".lora_gate.weight", new Tensor(new int[] {8}, new float[8]));
-        PeftAdapterIOTest.editTensors(a, "base_model.model.bert." + Q0 + ".lora_gate.bias", new Tensor(new int[] {1}, new float[1]));
-        assertUserError(() -> PeftAdapterIO.load(a, m), Q0, "lora_gate", "only LoRA");
-        PeftAdapterIOTest.assertUntouched(m, head);
+        PeftAdaptersTest.editConfig(a, "[ true, false, true, false ]", "[ true, false, true ]");
+        assertUserError(() -> PeftAdapters.load(a, m), "rank_pattern", Q0, "4 booleans");
+        PeftAdaptersTest.editConfig(a, "[ true, false, true ]", "[ true, false, true, 0 ]");
+        assertUserError(() -> PeftAdapters.load(a, m), "rank_pattern", "true or false", "0");
+        PeftAdaptersTest.editConfig(a, "[ true, false, true, 0 ]", "[ true, true, true, false ]");
+        assertUserError(() -> PeftAdapters.load(a, m), Q0, "rank 2", "keeps 3 of 4");
+        PeftAdaptersTest.editConfig(a, "[ true, true, true, false ]", "[ true, false, true, false ]");
+        PeftAdaptersTest.editTensors(a, "base_model.model.bert." + Q0 + ".lora_gate.weight", new Tensor(new int[] {8}, new float[8]));
+        PeftAdaptersTest.editTensors(a, "base_model.model.bert." + Q0 + ".lora_gate.bias", new Tensor(new int[] {1}, new float[1]));
+        assertUserError(() -> PeftAdapters.load(a, m), Q0, "lora_gate", "only LoRA");
+        PeftAdaptersTest.assertUntouched(m, head);
     }
 
     @Test
@@ -250,15 +224,15 @@ class PeftAdaLoraIOTest {
         ModelConfig c = config(dir);
         SequenceClassifier lora = model(c, 7, LABELS);
         attach(lora, List.of("query"), 2, 4f, false, false, false, 1);
-        assertUserError(() -> PeftAdapterIO.saveAdaLora(dir.resolve("x"), lora, LoraConfig.of(2, 4f, "query", false, 0f, 1),
-                schedule(), null), Q0, "not AdaLoRA");
+        assertUserError(() -> PeftAdapters.saveAdaLora(dir.resolve("x"), lora, LoraConfig.of(2, 4f, "query", false, 0f, 1),
+                AdapterFixtures.adaLoraSchedule(), null), Q0, "not AdaLoRA");
         SequenceClassifier ada = model(c, 7, LABELS);
-        attachAdaLora(ada, 5f);
-        assertUserError(() -> PeftAdapterIO.save(dir.resolve("y"), ada, LoraConfig.of(2, 5f, "query,value", false, 0f, 1),
+        AdapterFixtures.attachAdaLora(ada, 5f);
+        assertUserError(() -> PeftAdapters.save(dir.resolve("y"), ada, LoraConfig.of(2, 5f, "query,value", false, 0f, 1),
                 null, null), Q0, "not LoRA");
         // The config must describe the adapters: another alpha would write a file that scales differently.
-        assertThrows(IllegalArgumentException.class, () -> PeftAdapterIO.saveAdaLora(dir.resolve("z"), ada,
-                LoraConfig.of(2, 4f, "query,value", false, 0f, 1), schedule(), null));
+        assertThrows(IllegalArgumentException.class, () -> PeftAdapters.saveAdaLora(dir.resolve("z"), ada,
+                LoraConfig.of(2, 4f, "query,value", false, 0f, 1), AdapterFixtures.adaLoraSchedule(), null));
         assertFalse(Files.exists(dir.resolve("x")) || Files.exists(dir.resolve("z")));
     }
 }

@@ -1,4 +1,4 @@
-package dev.dynalora.models;
+package dev.dynalora.formats.peft;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,6 +9,9 @@ import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.formats.SafetensorsWriter;
 import dev.dynalora.tensor.Tensor;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.TinyBert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,7 +46,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * adapters exported at their active rank, and gated ones), folders laid out as PEFT writes them must load, and
  * every malformed folder must fail with a one-line UserInputException that leaves the model untouched.
  */
-class PeftAdapterIOTest {
+class PeftAdaptersTest {
     static final ObjectMapper JSON = new ObjectMapper();
 
     static ModelConfig config(Path dir) throws IOException {
@@ -61,11 +64,11 @@ class PeftAdapterIOTest {
         float[] expected = logits(trained);
 
         LoraConfig cfg = LoraConfig.of(3, 5f, "query,value", rsLora, 0.1f, 1);
-        PeftAdapterIO.save(dir.resolve("adapter"), trained, cfg, "base-model", null);
+        PeftAdapters.save(dir.resolve("adapter"), trained, cfg, "base-model", null);
 
         SequenceClassifier fresh = model(c, 7, LABELS);
         assertFalse(Arrays.equals(expected, logits(fresh)), "the adapters and head must matter for this test");
-        LoraConfig read = PeftAdapterIO.load(dir.resolve("adapter"), fresh);
+        LoraConfig read = PeftAdapters.load(dir.resolve("adapter"), fresh);
         assertArrayEquals(expected, logits(fresh));
         assertEquals(3, read.rank());
         assertEquals(5f, read.alpha());
@@ -101,10 +104,10 @@ class PeftAdapterIOTest {
         SequenceClassifier trained = model(c, 7, LABELS);
         attach(trained, List.of("query", "value", "dense"), 2, 4f, false, true, true, 21);
         float[] expected = logits(trained);
-        PeftAdapterIO.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query,value,dense", false, 0f, 1), null, null);
+        PeftAdapters.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query,value,dense", false, 0f, 1), null, null);
 
         SequenceClassifier fresh = model(c, 7, LABELS);
-        PeftAdapterIO.load(dir.resolve("a"), fresh);
+        PeftAdapters.load(dir.resolve("a"), fresh);
         assertArrayEquals(expected, logits(fresh));
         LoraAdapter q = (LoraAdapter) fresh.encoder().linearModules().get(0).adapter();
         assertTrue(q.gated());
@@ -132,14 +135,14 @@ class PeftAdapterIOTest {
         }
         float[] expected = logits(trained);
         assertFalse(Arrays.equals(perExample, expected), "the per-token gate changes the outputs");
-        PeftAdapterIO.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query,value", false, 0f, 1), null, null);
+        PeftAdapters.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query,value", false, 0f, 1), null, null);
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("a/adapter_model.safetensors"))) {
-            assertEquals(PeftAdapterIO.GATE_PER_TOKEN, r.metadata().get(PeftAdapterIO.GATE_METADATA));
+            assertEquals(PeftFiles.GATE_PER_TOKEN, r.metadata().get(PeftFiles.GATE_METADATA));
             assertEquals("pt", r.metadata().get("format"));
         }
 
         SequenceClassifier fresh = model(c, 7, LABELS);
-        PeftAdapterIO.load(dir.resolve("a"), fresh);
+        PeftAdapters.load(dir.resolve("a"), fresh);
         assertTrue(((LoraAdapter) fresh.encoder().linearModules().get(0).adapter()).gatePerToken());
         assertArrayEquals(expected, logits(fresh));
 
@@ -151,8 +154,8 @@ class PeftAdapterIOTest {
                 all.put(n, new Tensor(r.shape(n), r.readFloat(n)));
             }
         }
-        SafetensorsWriter.write(w, all, Map.of("format", "pt", PeftAdapterIO.GATE_METADATA, "per_word"));
-        assertUserError(() -> PeftAdapterIO.load(dir.resolve("a"), model(c, 7, LABELS)), "dynalora_gate", "per_word");
+        SafetensorsWriter.write(w, all, Map.of("format", "pt", PeftFiles.GATE_METADATA, "per_word"));
+        assertUserError(() -> PeftAdapters.load(dir.resolve("a"), model(c, 7, LABELS)), "dynalora_gate", "per_word");
     }
 
     @Test
@@ -164,7 +167,7 @@ class PeftAdapterIOTest {
         Map<String, Tensor> extra = new LinkedHashMap<>();
         extra.put(q.gateWeight().name(), q.gateWeight().value()); // the same values the file holds anyway: fine
         extra.put("encoder.layer.0.attention.self.query.lora_importance", new Tensor(new int[] {2}, new float[] {1f, 2f}));
-        PeftAdapterIO.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query", false, 0f, 1), null, extra);
+        PeftAdapters.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query", false, 0f, 1), null, extra);
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("a/adapter_model.safetensors"))) {
             assertTrue(r.has("base_model.model.bert.encoder.layer.0.attention.self.query.lora_importance"));
         }
@@ -180,9 +183,9 @@ class PeftAdapterIOTest {
         }
         assertArrayEquals(expected, logits(base));
         // And the same after a save / load round trip.
-        PeftAdapterIO.save(dir.resolve("a"), base, LoraConfig.of(4, 8f, "query,key,value,dense", false, 0f, 1), null, null);
+        PeftAdapters.save(dir.resolve("a"), base, LoraConfig.of(4, 8f, "query,key,value,dense", false, 0f, 1), null, null);
         SequenceClassifier fresh = model(c, 7, LABELS);
-        PeftAdapterIO.load(dir.resolve("a"), fresh);
+        PeftAdapters.load(dir.resolve("a"), fresh);
         assertArrayEquals(expected, logits(fresh));
     }
 
@@ -203,7 +206,7 @@ class PeftAdapterIOTest {
         d[2] = 0f;
         float[] expected = logits(trained);
 
-        PeftAdapterIO.save(dir.resolve("a"), trained, LoraConfig.of(3, 1f, "query,value,dense", false, 0f, 1), null, null);
+        PeftAdapters.save(dir.resolve("a"), trained, LoraConfig.of(3, 1f, "query,value,dense", false, 0f, 1), null, null);
         JsonNode json = JSON.readTree(dir.resolve("a/adapter_config.json").toFile());
         assertEquals(2, json.get("rank_pattern").get("encoder.layer.0.attention.self.query").asInt());
         assertEquals(1, json.get("rank_pattern").get("encoder.layer.0.attention.self.value").asInt());
@@ -215,7 +218,7 @@ class PeftAdapterIOTest {
 
         SequenceClassifier fresh = model(c, 7, LABELS);
         assertFalse(Arrays.equals(expected, logits(fresh)), "the adapters must matter for this test");
-        PeftAdapterIO.load(dir.resolve("a"), fresh);
+        PeftAdapters.load(dir.resolve("a"), fresh);
         assertArrayEquals(expected, logits(fresh));
         List<LinearModule> loaded = fresh.encoder().linearModules();
         assertEquals(2, ((LoraAdapter) loaded.get(0).adapter()).rank());
@@ -304,7 +307,7 @@ class PeftAdapterIOTest {
         writePeftFolder(dir.resolve("peft"), withBertPart, null, w);
 
         SequenceClassifier loaded = model(c, 7, LABELS);
-        LoraConfig cfg = PeftAdapterIO.load(dir.resolve("peft"), loaded);
+        LoraConfig cfg = PeftAdapters.load(dir.resolve("peft"), loaded);
         assertEquals(4, cfg.rank());
         assertEquals(16f, cfg.alpha());
         assertEquals(List.of("value", "query"), cfg.targetModules());
@@ -368,7 +371,7 @@ class PeftAdapterIOTest {
         SafetensorsWriter.write(ada.resolve("adapter_model.safetensors"), t);
 
         SequenceClassifier loaded = model(c, 7, LABELS);
-        PeftAdapterIO.load(ada, loaded);
+        PeftAdapters.load(ada, loaded);
 
         // SVDLinear: y += x (A * E)^T B^T * lora_alpha / (ranknum + 1e-5), ranknum = init_r.
         SequenceClassifier ref = model(c, 7, LABELS);
@@ -410,7 +413,7 @@ class PeftAdapterIOTest {
         SequenceClassifier m = model(c, 7, LABELS);
         attach(m, List.of("query", "value"), 2, 4f, false, false, false, 1);
         Path a = dir.resolve("adapter");
-        PeftAdapterIO.save(a, m, LoraConfig.of(2, 4f, "query,value", false, 0f, 1), null, null);
+        PeftAdapters.save(a, m, LoraConfig.of(2, 4f, "query,value", false, 0f, 1), null, null);
         return a;
     }
 
@@ -448,15 +451,15 @@ class PeftAdapterIOTest {
     void missingFolderAndFilesAreUserErrors(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir);
         SequenceClassifier m = model(c, 7, LABELS);
-        assertUserError(() -> PeftAdapterIO.load(dir.resolve("nope"), m), "nope", "does not exist");
+        assertUserError(() -> PeftAdapters.load(dir.resolve("nope"), m), "nope", "does not exist");
         Path a = savedAdapter(dir, c);
         Files.delete(a.resolve("adapter_model.safetensors"));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "no adapter_model.safetensors");
+        assertUserError(() -> PeftAdapters.load(a, m), "no adapter_model.safetensors");
         Files.writeString(a.resolve("adapter_model.bin"), "pickle");
-        assertUserError(() -> PeftAdapterIO.load(a, m), "adapter_model.bin", "safe_serialization");
+        assertUserError(() -> PeftAdapters.load(a, m), "adapter_model.bin", "safe_serialization");
         Files.delete(a.resolve("adapter_config.json"));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "no adapter_config.json");
-        assertUserError(() -> PeftAdapterIO.load(a.resolve("adapter_model.bin"), m), "got a file");
+        assertUserError(() -> PeftAdapters.load(a, m), "no adapter_config.json");
+        assertUserError(() -> PeftAdapters.load(a.resolve("adapter_model.bin"), m), "got a file");
     }
 
     @Test
@@ -466,12 +469,12 @@ class PeftAdapterIOTest {
         float[] head = m.classifier().weight().data().clone();
         Path a = savedAdapter(dir, c);
         editConfig(a, "\"LORA\"", "\"PREFIX_TUNING\"");
-        assertUserError(() -> PeftAdapterIO.load(a, m), "adapter_config.json", "PREFIX_TUNING", "not supported");
+        assertUserError(() -> PeftAdapters.load(a, m), "adapter_config.json", "PREFIX_TUNING", "not supported");
         editConfig(a, "\"PREFIX_TUNING\"", "\"LORA\"");
         editConfig(a, "\"use_dora\" : false", "\"use_dora\" : true");
-        assertUserError(() -> PeftAdapterIO.load(a, m), "DoRA");
+        assertUserError(() -> PeftAdapters.load(a, m), "DoRA");
         editConfig(a, "\"use_dora\" : true", "\"use_dora\" : true,,");
-        assertUserError(() -> PeftAdapterIO.load(a, m), "not valid JSON");
+        assertUserError(() -> PeftAdapters.load(a, m), "not valid JSON");
         assertUntouched(m, head);
     }
 
@@ -483,18 +486,18 @@ class PeftAdapterIOTest {
         Path a = savedAdapter(dir, c);
         String qa = "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight";
         editTensors(a, qa, Tensor.zeros(2, 9));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "encoder.layer.0.attention.self.query", "lora_A has shape [2, 9]");
+        assertUserError(() -> PeftAdapters.load(a, m), "encoder.layer.0.attention.self.query", "lora_A has shape [2, 9]");
         editTensors(a, qa, Tensor.zeros(3, 8));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "lora_B has shape [8, 2]");
+        assertUserError(() -> PeftAdapters.load(a, m), "lora_B has shape [8, 2]");
         String qb = "base_model.model.bert.encoder.layer.0.attention.self.query.lora_B.weight";
         editTensors(a, qb, Tensor.zeros(8, 3));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "lora_A has rank 3", "implies r = 2");
+        assertUserError(() -> PeftAdapters.load(a, m), "lora_A has rank 3", "implies r = 2");
         editTensors(a, qb, null);
-        assertUserError(() -> PeftAdapterIO.load(a, m), "lora_A but no lora_B");
+        assertUserError(() -> PeftAdapters.load(a, m), "lora_A but no lora_B");
 
         Path b = savedAdapter(dir.resolve("2"), c);
         editTensors(b, "base_model.model.classifier.weight", Tensor.zeros(5, 8));
-        assertUserError(() -> PeftAdapterIO.load(b, m), "classifier.weight", "[5, 8]", "labels");
+        assertUserError(() -> PeftAdapters.load(b, m), "classifier.weight", "[5, 8]", "labels");
         assertUntouched(m, head);
     }
 
@@ -505,13 +508,13 @@ class PeftAdapterIOTest {
         float[] head = m.classifier().weight().data().clone();
         Path a = savedAdapter(dir, c);
         editTensors(a, "base_model.model.bert.encoder.layer.5.attention.self.query.lora_A.weight", Tensor.zeros(2, 8));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "encoder.layer.5.attention.self.query", "does not have");
+        assertUserError(() -> PeftAdapters.load(a, m), "encoder.layer.5.attention.self.query", "does not have");
         editTensors(a, "base_model.model.bert.encoder.layer.5.attention.self.query.lora_A.weight", null);
         editTensors(a, "base_model.model.bert.encoder.layer.0.attention.self.qkv.weight", Tensor.zeros(2));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "qkv", "lacks");
+        assertUserError(() -> PeftAdapters.load(a, m), "qkv", "lacks");
         editTensors(a, "base_model.model.bert.encoder.layer.0.attention.self.qkv.weight", null);
         editTensors(a, "base_model.model.bert.embeddings.word_embeddings.lora_embedding_A", Tensor.zeros(2, 40));
-        assertUserError(() -> PeftAdapterIO.load(a, m), "lora_embedding_A", "not a LoRA weight");
+        assertUserError(() -> PeftAdapters.load(a, m), "lora_embedding_A", "not a LoRA weight");
         assertUntouched(m, head);
     }
 
@@ -522,12 +525,12 @@ class PeftAdapterIOTest {
         attach(trained, List.of("value"), 2, 4f, false, false, false, 1);
         scrambleHead(trained, 5);
         float[] expected = logits(trained);
-        PeftAdapterIO.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "value", false, 0f, 1), null, null);
+        PeftAdapters.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "value", false, 0f, 1), null, null);
 
         // A model mid-way through something else: adapters on other modules, another head.
         SequenceClassifier other = model(c, 7, LABELS);
         attach(other, List.of("query", "key"), 3, 2f, false, true, true, 9);
-        PeftAdapterIO.load(dir.resolve("a"), other);
+        PeftAdapters.load(dir.resolve("a"), other);
         assertArrayEquals(expected, logits(other));
         for (LinearModule lm : other.encoder().linearModules()) {
             if (lm.shortName().equals("value")) {

@@ -1,10 +1,13 @@
-package dev.dynalora.models;
+package dev.dynalora.formats.peft;
 
 import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.AdaLoraAllocator;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraConfig;
+import dev.dynalora.models.AdaptableModel;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.PeftLayout;
 import dev.dynalora.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -23,10 +26,11 @@ import java.util.Objects;
  *   base_model.model.bert.encoder.layer.0.attention.self.query.lora_B   [out, r']
  *   base_model.model.bert.pooler.dense.weight / .bias, base_model.model.classifier.weight / .bias
  * </pre>
- * No ".weight" after lora_A/E/B: PEFT keeps them in ParameterDicts. {@code rank_pattern} maps
- * {@code bert.<module>.lora_E} to one boolean per initial triplet, and the tensors hold only the triplets marked
- * true, as PEFT's resize_state_dict_by_rank_pattern leaves them; ranknum, which PEFT does not save, stays init_r
- * on load, so the scaling is unchanged.
+ * (for a Llama: {@code base_model.model.model.layers.0.self_attn.q_proj.lora_A} ..., and no head). No ".weight"
+ * after lora_A/E/B: PEFT keeps them in ParameterDicts. {@code rank_pattern} maps the Hugging Face name of each
+ * module's lora_E ({@code bert.<module>.lora_E}) to one boolean per initial triplet, and the tensors hold only the
+ * triplets marked true, as PEFT's resize_state_dict_by_rank_pattern leaves them; ranknum, which PEFT does not
+ * save, stays init_r on load, so the scaling is unchanged.
  *
  * <p>A triplet is written iff its E is non-zero. The allocator prunes by setting E to zero, so after the final
  * mask (t_final &gt; 0, the default) this is exactly the allocator's rank pattern; a triplet with E = 0
@@ -34,29 +38,31 @@ import java.util.Objects;
  * masking (possible with t_final = 0) is one the trained model uses, so it is kept. The file then computes what
  * the model evaluated, and the rule needs only the model, not the allocator's state.
  */
-final class PeftAdaLoraWriter {
+final class AdaLoraWriter {
     /**
      * LoraConfig's r, which AdaLoRA ignores (it uses init_r); PEFT warns "Note that `r` is not used in AdaLora"
      * whenever r differs from this default, so the file keeps the default.
      */
     static final int UNUSED_R = 8;
 
-    private PeftAdaLoraWriter() {
+    private AdaLoraWriter() {
     }
 
-    static void save(Path dir, SequenceClassifier model, LoraConfig cfg, AdaLoraAllocator.Config schedule,
+    /** See {@link PeftAdapters#saveAdaLora}. */
+    static void save(Path dir, AdaptableModel model, LoraConfig cfg, AdaLoraAllocator.Config schedule,
                      String baseModelPath) {
         Objects.requireNonNull(dir, "dir");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(cfg, "cfg");
         Objects.requireNonNull(schedule, "schedule");
-        PeftAdapterIO.checkHeadUnadapted(model);
+        AdapterFolderWriter.checkHeadUnadapted(model);
+        PeftLayout layout = model.peftLayout();
         // PEFT's SVDLinear scales by lora_alpha (r when alpha <= 0) for every module alike: no alpha_pattern.
         float scaling = cfg.alpha() > 0 ? cfg.alpha() : schedule.initR();
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, List<Boolean>> rankPattern = new LinkedHashMap<>();
         List<String> adapted = new ArrayList<>();
-        for (LinearModule m : model.encoder().linearModules()) {
+        for (LinearModule m : model.linearModules()) {
             LinearAdapter la = m.adapter();
             if (la == null) {
                 continue;
@@ -75,15 +81,15 @@ final class PeftAdaLoraWriter {
             for (boolean k : kept) {
                 flags.add(k);
             }
-            rankPattern.put(PeftAdapterIO.BERT + m.name() + ".lora_E", flags);
-            putKept(tensors, a, kept);
+            rankPattern.put(PeftKeys.adaLoraPatternKey(layout, m.name()), flags);
+            putKept(tensors, layout, a, kept);
         }
         if (adapted.isEmpty()) {
             throw new UserInputException("cannot save a PEFT AdaLoRA adapter: the model has no AdaLoRA adapter attached");
         }
-        PeftAdapterIO.putHead(tensors, model);
+        AdapterFolderWriter.putHead(tensors, model);
 
-        Map<String, Object> config = PeftAdapterIO.loraConfigFields(cfg, model, adapted, baseModelPath);
+        Map<String, Object> config = AdapterFolderWriter.sharedConfigFields(cfg, model, adapted, baseModelPath);
         config.put("alpha_pattern", Map.of());
         config.put("peft_type", "ADALORA");
         config.put("r", UNUSED_R);
@@ -98,7 +104,7 @@ final class PeftAdaLoraWriter {
         config.put("beta2", schedule.beta2());
         config.put("orth_reg_weight", schedule.orthRegWeight());
         config.put("total_step", schedule.totalStep());
-        PeftAdapterIO.writeFolder(dir, tensors, config);
+        AdapterFolderWriter.writeFolder(dir, tensors, config, Map.of("format", "pt"));
     }
 
     /** Triplet j is kept iff E[j] != 0 (a pruned triplet has E = 0 and adds exactly nothing). */
@@ -112,7 +118,7 @@ final class PeftAdaLoraWriter {
     }
 
     /** lora_A rows, lora_E entries and lora_B columns of the kept triplets, in their order. */
-    private static void putKept(Map<String, Tensor> tensors, AdaLoraAdapter a, boolean[] kept) {
+    private static void putKept(Map<String, Tensor> tensors, PeftLayout layout, AdaLoraAdapter a, boolean[] kept) {
         int r = a.rank();
         int in = a.in();
         int out = a.out();
@@ -138,8 +144,8 @@ final class PeftAdaLoraWriter {
             }
             t++;
         }
-        tensors.put(PeftAdapterIO.fileKey(a.loraA().name()), new Tensor(new int[] {n, in}, a2));
-        tensors.put(PeftAdapterIO.fileKey(a.loraE().name()), new Tensor(new int[] {n, 1}, e2));
-        tensors.put(PeftAdapterIO.fileKey(a.loraB().name()), new Tensor(new int[] {out, n}, b2));
+        tensors.put(PeftKeys.fileKey(layout, a.loraA().name()), new Tensor(new int[] {n, in}, a2));
+        tensors.put(PeftKeys.fileKey(layout, a.loraE().name()), new Tensor(new int[] {n, 1}, e2));
+        tensors.put(PeftKeys.fileKey(layout, a.loraB().name()), new Tensor(new int[] {out, n}, b2));
     }
 }
