@@ -2,6 +2,7 @@ package dev.dynalora.cli;
 
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.models.HuggingFaceExport;
+import dev.dynalora.training.CausalLmRuns;
 import dev.dynalora.training.GlueTrainer;
 import dev.dynalora.training.RunFolder;
 import dev.dynalora.training.TrainConfig;
@@ -17,8 +18,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * dynalora merge: folds a run's adapter into the base weights and writes a Hugging Face
- * BertForSequenceClassification folder (config.json, model.safetensors, tokenizer files). A Dynamic LoRA
+ * dynalora merge: folds a run's adapter into the base weights and writes a Hugging Face folder
+ * (config.json, model.safetensors, tokenizer files): BertForSequenceClassification for a GLUE run,
+ * LlamaForCausalLM for an lm or sft run. A Dynamic LoRA
  * adapter with input gates is refused: its update depends on each example and has no exact merged form.
  */
 @Command(name = "merge", mixinStandardHelpOptions = true, description = "Merge a run's adapter into a Hugging Face model folder.")
@@ -39,6 +41,14 @@ final class MergeCommand implements Callable<Integer> {
         Path source = Path.of(c.model());
         refuseOverlap(out, runDir, "the run folder");
         refuseOverlap(out, source, "the base model folder");
+        if (CausalLmRuns.isCausalTask(c.task())) {
+            // A decoder: a LlamaForCausalLM (or the family's) folder with the base's config and tokenizer files.
+            CausalLmRuns.Built built = CausalLmRuns.build(c);
+            run.loadTrainable(built.trainable(), built.model());
+            HuggingFaceExport.write(out, built.model(), source, overwrite);
+            System.out.println("wrote " + out);
+            return 0;
+        }
         GlueTrainer.Built built = GlueTrainer.build(c);
         run.loadTrainable(built.trainable(), built.model());
         // A regression task (STS-B) has no label names: its one output is named LABEL_0, as transformers does.

@@ -4,6 +4,7 @@ import ai.djl.engine.EngineException;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.UserInputException;
 import dev.dynalora.formats.FormatErrors;
@@ -101,9 +102,15 @@ public final class TextTokenizer implements AutoCloseable {
         int padId = findPadId(root, config, vocab);
 
         HuggingFaceTokenizer hf;
+        Path corrected = null;
         try {
+            ObjectNode fixed = SentencePieceNormalizer.corrected(root);
+            if (fixed != null) {
+                corrected = Files.createTempFile("dynalora-tokenizer", ".json");
+                Files.write(corrected, new ObjectMapper().writeValueAsBytes(fixed));
+            }
             HuggingFaceTokenizer.Builder b = HuggingFaceTokenizer.builder()
-                    .optTokenizerPath(file)
+                    .optTokenizerPath(corrected != null ? corrected : file)
                     .optAddSpecialTokens(true)
                     .optTruncation(true) // LONGEST_FIRST, as Hugging Face's truncation=True
                     .optPadding(false)
@@ -125,6 +132,14 @@ public final class TextTokenizer implements AutoCloseable {
             // The Rust side rejects a tokenizer.json it cannot deserialise (unknown model type, bad merges...).
             throw new UserInputException(file + ": not a valid tokenizer: "
                     + FormatErrors.oneLine(String.valueOf(e.getMessage())), e);
+        } finally {
+            if (corrected != null) {
+                try {
+                    Files.deleteIfExists(corrected); // the native side has read it
+                } catch (IOException ignored) {
+                    // A leftover temporary file is harmless.
+                }
+            }
         }
 
         TextTokenizer t = new TextTokenizer(hf, file, maxLength, vocab, vocabSize, padId);

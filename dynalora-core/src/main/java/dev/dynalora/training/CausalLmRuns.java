@@ -111,7 +111,6 @@ public final class CausalLmRuns {
     /** The trainer's view of the run. */
     public static Trainer.Setup setup(Built built, Data data, TrainConfig c) {
         return new Trainer.Setup(built.method(), built.model(), built.lora(), built.trainable(),
-                new CausalLmObjective(built.model(), data.train(), data.valid()),
-                (run, hooks) -> "none (PEFT adapter files for decoders are not written yet; trainable.safetensors holds the adapter)");
+                new CausalLmObjective(built.model(), data.train(), data.valid()));
     }
 }

@@ -114,26 +114,10 @@ public final class GlueTrainer {
         return TaskMetrics.compute(task, TaskMetrics.argmax(logits, model.numLabels()), dev.examples());
     }
 
-    /**
-     * Writes the PEFT adapter files for adapter methods; returns what was written (or why not). AdaLoRA's file
-     * records the schedule the run's allocator used, so it takes the run's hooks.
-     */
-    static String exportAdapter(RunFolder run, Built built, TrainConfig c, StepHooks hooks) {
-        if (!built.method().usesAdapters()) {
-            return "none (method " + built.method().cliName() + " has no adapter)";
-        }
-        if (hooks instanceof AdaptiveHooks.AdaLoraHooks ada) {
-            PeftAdapters.saveAdaLora(run.dir(), built.model(), built.lora(), ada.allocator().config(), c.model());
-            return "peft";
-        }
-        PeftAdapters.save(run.dir(), built.model(), built.lora(), c.model(), Map.of());
-        return "peft";
-    }
-
     /** The trainer's view of a GLUE run: the objective on the data, and BERT's PEFT files. */
     public static Trainer.Setup setup(Built built, Data data, TrainConfig c) {
         return new Trainer.Setup(built.method(), built.model(), built.lora(), built.trainable(),
-                new ClassificationObjective(built.model(), built.task(), data), (run, hooks) -> exportAdapter(run, built, c, hooks));
+                new ClassificationObjective(built.model(), built.task(), data));
     }
 
     public Map<String, Object> run(RunFolder run) {

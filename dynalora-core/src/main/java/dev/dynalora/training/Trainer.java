@@ -6,6 +6,7 @@ import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.BatchPlanner;
+import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.models.AdaptableModel;
 import dev.dynalora.models.LinearModule;
@@ -34,14 +35,24 @@ public final class Trainer {
      * What a run trains: the method applied to the model (see {@link MethodSetup}), its trainable parameters,
      * the objective, and how the adapter files are written.
      */
-    public record Setup(Method method, AdaptableModel model, LoraConfig lora, List<Param> trainable, Objective objective,
-                        AdapterExporter exporter) {
+    public record Setup(Method method, AdaptableModel model, LoraConfig lora, List<Param> trainable, Objective objective) {
     }
 
-    /** Writes a run's adapter files (PEFT's layout for the model's family); returns what was written. */
-    @FunctionalInterface
-    public interface AdapterExporter {
-        String write(RunFolder run, StepHooks hooks);
+    /**
+     * Writes the PEFT adapter files of an adapter method (PEFT's layout for the model's family, see
+     * formats.peft); returns what was written, for the summary. AdaLoRA's file records the schedule the run's
+     * allocator used, so it takes the run's hooks.
+     */
+    static String exportAdapter(RunFolder run, Setup setup, String baseModel, StepHooks hooks) {
+        if (!setup.method().usesAdapters()) {
+            return "none (method " + setup.method().cliName() + " has no adapter)";
+        }
+        if (hooks instanceof AdaptiveHooks.AdaLoraHooks ada) {
+            PeftAdapters.saveAdaLora(run.dir(), setup.model(), setup.lora(), ada.allocator().config(), baseModel);
+        } else {
+            PeftAdapters.save(run.dir(), setup.model(), setup.lora(), baseModel, Map.of());
+        }
+        return "peft";
     }
 
     public Trainer(TrainConfig config, Kernels kernels, TrainingListener listener) {
@@ -210,8 +221,7 @@ public final class Trainer {
         }
         checkpoints.finish();
         run.saveTrainable(params, model);
-        String adapterExport = setup.method().usesAdapters() ? setup.exporter().write(run, hooks)
-                : "none (method " + setup.method().cliName() + " has no adapter)";
+        String adapterExport = exportAdapter(run, setup, c.model(), hooks);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("type", "summary");
         summary.put("model", c.model());

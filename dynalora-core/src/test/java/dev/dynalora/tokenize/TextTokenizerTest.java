@@ -164,4 +164,20 @@ class TextTokenizerTest {
                 "max length 3 is too small", "at least 4");
         assertUserError(() -> TextTokenizer.load(SharedModels.model("all-MiniLM-L6-v2"), 0), "max length");
     }
+
+    /**
+     * stories260K's tokenizer.json (converted from SentencePiece with remove_extra_whitespaces) strips newlines
+     * at the ends of a text, which SentencePiece does not; the ids below are SentencePiece's own
+     * (sentencepiece 0.1.99 with the folder's tokenizer.model), the ones the PyTorch reference trains on.
+     */
+    @Test
+    void sentencePieceConvertedTokenizersKeepNewlinesAndSpacesAsSentencePieceDoes() {
+        try (TextTokenizer t = TextTokenizer.load(dev.dynalora.formats.SharedModels.model("stories260K"), 1 << 16)) {
+            assertArrayEquals(new int[] {301, 427, 411, 411, 402, 353, 411, 426, 13, 13}, t.encodeTokens("Speech one.\n\n"));
+            assertArrayEquals(new int[] {410, 447, 264, 410, 13, 434, 424, 417, 331, 329, 299, 410, 13, 448, 412, 419, 345,
+                    426, 13, 13}, t.encodeTokens("  And  \nTwice being  \nWas his.\n\n"));
+            assertArrayEquals(new int[] {410, 461, 411, 435, 417, 411, 424, 467, 261, 272, 290, 423, 13, 437, 377, 288, 377,
+                    467}, t.encodeTokens("Review: a  film\nSentiment:"));
+        }
+    }
 }
