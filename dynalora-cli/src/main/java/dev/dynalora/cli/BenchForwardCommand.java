@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.CpuKernels;
-import dev.dynalora.models.BertEncoder;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.BertEncoder;
+import dev.dynalora.models.bert.PretrainedBert;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 

@@ -10,7 +10,7 @@ import dev.dynalora.cli.bench.GridTable;
 import dev.dynalora.data.GlueReader;
 import dev.dynalora.data.GlueTask;
 import dev.dynalora.formats.AtomicFiles;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.PretrainedBert;
 import dev.dynalora.training.Method;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

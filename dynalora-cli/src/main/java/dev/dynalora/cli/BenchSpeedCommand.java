@@ -9,7 +9,7 @@ import dev.dynalora.cli.bench.SpeedReport;
 import dev.dynalora.cli.bench.SpeedRunner;
 import dev.dynalora.cli.bench.SpeedSettings;
 import dev.dynalora.formats.ModelConfig;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.PretrainedBert;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -2,7 +2,7 @@ package dev.dynalora.cli;
 
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.formats.SafetensorsReader;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.PretrainedBert;
 import dev.dynalora.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

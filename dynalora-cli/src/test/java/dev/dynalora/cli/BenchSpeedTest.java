@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.cli.bench.FlopModel;
 import dev.dynalora.formats.ModelConfig;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.PretrainedBert;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

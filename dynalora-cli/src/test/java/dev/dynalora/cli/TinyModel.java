@@ -2,10 +2,10 @@ package dev.dynalora.cli;
 
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.formats.SafetensorsWriter;
-import dev.dynalora.models.BertEncoder;
+import dev.dynalora.models.bert.BertEncoder;
 import dev.dynalora.models.HuggingFaceExport;
 import dev.dynalora.models.RandomWeights;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
 

@@ -1,5 +1,7 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import dev.dynalora.tensor.Param;
 
 import java.util.List;

@@ -1,5 +1,9 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.BertExportConfig;
+import dev.dynalora.models.bert.PretrainedBert;
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.UserInputException;

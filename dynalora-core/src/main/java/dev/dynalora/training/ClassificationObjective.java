@@ -4,7 +4,7 @@ import dev.dynalora.data.GlueTask;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.kernels.Kernels;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 
 import java.util.Map;
 import java.util.function.LongConsumer;

@@ -5,7 +5,7 @@ import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.CrossEntropy;
 import dev.dynalora.layers.MeanSquaredError;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 
 import java.util.Arrays;
 

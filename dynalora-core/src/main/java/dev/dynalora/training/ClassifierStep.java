@@ -2,7 +2,7 @@ package dev.dynalora.training;
 
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.kernels.Kernels;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 
 import java.util.List;

@@ -15,8 +15,8 @@ import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.formats.peft.PeftAdapters;
-import dev.dynalora.models.PretrainedBert;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.PretrainedBert;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tokenize.TextTokenizer;
 

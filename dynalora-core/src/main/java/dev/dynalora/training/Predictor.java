@@ -4,7 +4,7 @@ import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.data.BatchPlanner;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.kernels.Kernels;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 
 import java.util.function.LongConsumer;
 

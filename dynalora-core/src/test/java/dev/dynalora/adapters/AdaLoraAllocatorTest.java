@@ -7,7 +7,7 @@ import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.kernels.ReferenceKernels;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.training.AdamW;

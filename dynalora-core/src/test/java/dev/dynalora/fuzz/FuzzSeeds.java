@@ -5,7 +5,7 @@ import dev.dynalora.formats.SafetensorsWriter;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.formats.peft.PeftFiles;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
 

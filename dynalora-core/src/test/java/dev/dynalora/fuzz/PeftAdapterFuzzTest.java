@@ -9,7 +9,7 @@ import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.formats.peft.PeftFiles;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 
 import java.io.IOException;

@@ -1,5 +1,7 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.AdaLoraAllocator;

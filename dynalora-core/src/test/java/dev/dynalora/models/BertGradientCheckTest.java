@@ -1,5 +1,7 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.PaddedBatch;

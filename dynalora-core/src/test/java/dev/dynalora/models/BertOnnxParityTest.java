@@ -1,5 +1,8 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.BertEncoder;
+import dev.dynalora.models.bert.PretrainedBert;
+
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;

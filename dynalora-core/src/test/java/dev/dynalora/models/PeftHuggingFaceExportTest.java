@@ -1,5 +1,8 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.PretrainedBert;
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.adapters.LoraAdapter;

@@ -1,5 +1,7 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;

@@ -1,5 +1,8 @@
 package dev.dynalora.models;
 
+import dev.dynalora.models.bert.BertEncoder;
+import dev.dynalora.models.bert.SequenceClassifier;
+
 import dev.dynalora.formats.ModelConfig;
 
 import java.io.IOException;

@@ -2,7 +2,7 @@ package dev.dynalora.training;
 
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.ModelConfig;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;

@@ -6,7 +6,7 @@ import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.formats.SharedModels;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.models.TinyBert;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.tokenize.TextTokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -2,7 +2,7 @@ package dev.dynalora.training;
 
 import dev.dynalora.UserInputException;
 import dev.dynalora.formats.ModelConfig;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 import dev.dynalora.tensor.Param;
 import org.junit.jupiter.api.Test;
@@ -120,7 +120,7 @@ class MemoryEstimateTest {
     }
 
     private static Object newActivations(ModelConfig c, int batch, int seqLen, boolean training) throws Exception {
-        Class<?> k = Class.forName("dev.dynalora.models.BertActivations");
+        Class<?> k = Class.forName("dev.dynalora.models.bert.BertActivations");
         Constructor<?> ctor = k.getDeclaredConstructor(ModelConfig.class, int.class, int.class, boolean.class);
         ctor.setAccessible(true);
         return ctor.newInstance(c, batch, seqLen, training);
@@ -146,7 +146,7 @@ class MemoryEstimateTest {
             }
             return n;
         }
-        if (!o.getClass().getName().startsWith("dev.dynalora.models.BertActivations")) {
+        if (!o.getClass().getName().startsWith("dev.dynalora.models.bert.BertActivations")) {
             return 0;
         }
         long n = 0;

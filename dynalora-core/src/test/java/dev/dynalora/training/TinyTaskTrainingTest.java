@@ -4,7 +4,7 @@ import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.kernels.CpuKernels;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 import dev.dynalora.tensor.Param;
 import org.junit.jupiter.api.AfterAll;

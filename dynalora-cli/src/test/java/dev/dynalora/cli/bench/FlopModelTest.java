@@ -2,10 +2,10 @@ package dev.dynalora.cli.bench;
 
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.formats.ModelConfig;
-import dev.dynalora.models.BertEncoder;
+import dev.dynalora.models.bert.BertEncoder;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.RandomWeights;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.PretrainedBert;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

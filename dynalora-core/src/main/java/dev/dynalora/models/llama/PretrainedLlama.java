@@ -2,7 +2,7 @@ package dev.dynalora.models.llama;
 
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.models.CheckpointWeights;
-import dev.dynalora.models.PretrainedBert;
+import dev.dynalora.models.bert.PretrainedBert;
 
 import java.nio.file.Path;
 

@@ -20,7 +20,7 @@ import dev.dynalora.training.MethodSetup;
 import dev.dynalora.training.StepHooks;
 import dev.dynalora.models.AdapterFixtures;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -10,7 +10,7 @@ import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.formats.SafetensorsWriter;
 import dev.dynalora.tensor.Tensor;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.SequenceClassifier;
+import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.models.TinyBert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,6 @@
-package dev.dynalora.models;
+package dev.dynalora.models.bert;
+
+import dev.dynalora.models.CheckpointWeights;
 
 import dev.dynalora.UserInputException;
 import dev.dynalora.formats.ModelConfig;

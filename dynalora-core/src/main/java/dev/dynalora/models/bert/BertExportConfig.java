@@ -1,4 +1,6 @@
-package dev.dynalora.models;
+package dev.dynalora.models.bert;
+
+import dev.dynalora.models.HfFolderSpec;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.UserInputException;
@@ -12,7 +14,7 @@ import java.util.Set;
  * The BERT family's part of a merged export: config.json of a BertForSequenceClassification (the encoder's config
  * plus the classification fields) and the tokenizer files AutoTokenizer reads for BERT.
  */
-final class BertExportConfig {
+public final class BertExportConfig {
     /** Tokenizer files transformers' AutoTokenizer reads for BERT, copied when the source folder has them. */
     static final List<String> FILES = List.of(
             "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "added_tokens.json");
@@ -24,7 +26,7 @@ final class BertExportConfig {
      * @param labelNames one name per label, index order (null: LABEL_0, LABEL_1, ... as transformers names them)
      * @throws UserInputException if labelNames do not fit the model
      */
-    static HfFolderSpec folder(ModelConfig config, String[] labelNames, int numLabels) {
+    public static HfFolderSpec folder(ModelConfig config, String[] labelNames, int numLabels) {
         return new HfFolderSpec(configJson(config, labels(labelNames, numLabels)), FILES);
     }
 

@@ -1,4 +1,12 @@
-package dev.dynalora.models;
+package dev.dynalora.models.bert;
+
+import dev.dynalora.models.AdaptableModel;
+import dev.dynalora.models.HfFolderSpec;
+import dev.dynalora.models.HuggingFaceExport;
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.PeftLayout;
+import dev.dynalora.models.RandomWeights;
+import dev.dynalora.models.WeightSource;
 
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.formats.ModelConfig;

@@ -1,4 +1,7 @@
-package dev.dynalora.models;
+package dev.dynalora.models.bert;
+
+import dev.dynalora.models.LinearModule;
+import dev.dynalora.models.WeightSource;
 
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.formats.ModelConfig;

@@ -1,4 +1,4 @@
-package dev.dynalora.models;
+package dev.dynalora.models.bert;
 
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.layers.Dropout;
