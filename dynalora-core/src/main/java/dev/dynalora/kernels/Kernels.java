@@ -1,8 +1,11 @@
 package dev.dynalora.kernels;
 
 /**
- * The compute backend seam. Every dense operation the layers need goes through this interface so that a
- * GPU backend can slot in later without touching layers or models. All matrices are row-major float32
+ * The compute backend seam: the matrix products (SGEMM, and its few-row dot-product path) and the thread pool.
+ * What does not go through it yet: the layers' element-wise and row-wise loops (norms, softmax, activations,
+ * AdamW, the adapters' element-wise work) call the Vector API directly, so a GPU backend would still have to
+ * replace those layers; moving them behind this interface, grouped into a few dozen coarse operations, is open
+ * work (issue #17). All matrices are row-major float32
  * stored in flat arrays with an offset and a leading dimension (row stride), so a slice such as one
  * attention head inside a [tokens, hidden] activation is addressed without copying.
  */
