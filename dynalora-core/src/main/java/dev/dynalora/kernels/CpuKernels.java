@@ -115,6 +115,8 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     static final int SMALL_M = intProp("dynalora.sgemm.smallM", 8);
     /** Fewest elements of B (n x k) for which a {@link Gemv} product is split across threads. */
     static final long GEMV_PARALLEL_MIN = intProp("dynalora.sgemm.gemvParallelMin", 1 << 16);
+    /** Elements of B per block of a parallel {@link Gemv} product. */
+    static final int GEMV_BLOCK_FLOATS = 1 << 14;
 
     static final int TILE_ALPHA = MR * NR;
     static final int TILE_BETA = MR * NR + 1;
@@ -248,17 +250,19 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     }
 
     /**
-     * {@link Gemv} split over the columns of C (rows of the weight matrix) in contiguous ranges,
+     * {@link Gemv} split over the columns of C (rows of the weight matrix) in blocks,
      * when B is large enough to be worth waking the workers: each thread streams its own slice of B.
      */
     private void gemvParallel(int m, int n, int k, float alpha, float[] a, int aOff, int lda,
                               float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
-        int parts = Math.min(threads, n);
-        if (pool == null || parts < 2 || (long) n * k < GEMV_PARALLEL_MIN || pool.isClosed()) {
+        // Blocks of about 64 KB of B, taken from a shared counter: a thread slowed by another process (this
+        // machine is shared) takes fewer blocks instead of holding the whole product up.
+        int rowsPerBlock = Math.max(Gemv.ROWS, GEMV_BLOCK_FLOATS / k);
+        if (pool == null || n <= rowsPerBlock || (long) n * k < GEMV_PARALLEL_MIN || pool.isClosed()) {
             Gemv.run(m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }
-        pool.run(n, parts, (from, to) ->
+        parallelForDynamic(n, rowsPerBlock, (from, to) ->
                 Gemv.run(m, from, to, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc));
     }
 
