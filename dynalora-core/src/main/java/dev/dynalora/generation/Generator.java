@@ -9,10 +9,8 @@ import dev.dynalora.models.llama.KvCache;
 import dev.dynalora.models.llama.LlamaConfig;
 import dev.dynalora.models.llama.LlamaForCausalLM;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -110,129 +108,145 @@ public final class Generator {
             }
             longest = Math.max(longest, n);
         }
-        Listener out = listener != null ? listener : new Listener() { };
         stats.prefillNanos = 0;
         stats.prefillTokens = 0;
         stats.decodeNanos = 0;
         stats.decodeSteps = 0;
         stats.decodeTokens = 0;
-        Completion[] done = new Completion[prompts.size()];
         if (prompts.isEmpty()) {
             return List.of();
         }
         int capacity = (int) Math.min(context, (long) longest + config.maxNewTokens());
-        KvCache cache = new KvCache(c, Math.min(batch, prompts.size()), capacity);
-        Sampler sampler = new Sampler(config, c.vocabSize());
-        float[] scratch = config.logprobs() > 0 ? new float[c.vocabSize()] : null;
-        Deque<Integer> pending = new ArrayDeque<>();
-        for (int i = 0; i < prompts.size(); i++) {
-            pending.add(i);
+        Run run = new Run(prompts, config, new KvCache(c, Math.min(batch, prompts.size()), capacity),
+                listener != null ? listener : new Listener() { });
+        return run.all();
+    }
+
+    /** The state of one {@link #generate} call: the cache, its slots, the sequences in flight and those done. */
+    private final class Run {
+        final List<int[]> prompts;
+        final GenerationConfig config;
+        final KvCache cache;
+        final Listener out;
+        final Sampler sampler;
+        final float[] scratch;     // logprobs' exp buffer
+        final Sequence[] slots;    // the sequence in each cache slot, null when free
+        final List<Sequence> active = new ArrayList<>();
+        final Completion[] done;
+        final int vocab;
+
+        Run(List<int[]> prompts, GenerationConfig config, KvCache cache, Listener out) {
+            this.prompts = prompts;
+            this.config = config;
+            this.cache = cache;
+            this.out = out;
+            this.vocab = model.config().vocabSize();
+            this.sampler = new Sampler(config, vocab);
+            this.scratch = config.logprobs() > 0 ? new float[vocab] : null;
+            this.slots = new Sequence[cache.slots()];
+            this.done = new Completion[prompts.size()];
         }
-        Sequence[] slots = new Sequence[cache.slots()];
-        List<Sequence> active = new ArrayList<>();
-        while (true) {
-            for (int slot = 0; slot < slots.length && !pending.isEmpty(); slot++) {
-                if (slots[slot] == null) {
-                    startSequence(pending.poll(), slot, prompts, config, cache, sampler, scratch, slots, active, done, out);
+
+        /** Fills free slots with the next prompts, steps the sequences in flight, until every prompt is done. */
+        List<Completion> all() {
+            int next = 0;
+            while (true) {
+                for (int slot = 0; slot < slots.length && next < prompts.size(); slot++) {
+                    if (slots[slot] == null) {
+                        start(next++, slot);
+                    }
+                }
+                if (active.isEmpty()) {
+                    return List.of(done);
+                }
+                decodeStep();
+            }
+        }
+
+        /** Prefills a prompt into a free slot and takes its first token (or finishes it at once). */
+        void start(int index, int slot) {
+            int[] prompt = prompts.get(index);
+            Sequence s = new Sequence(index, slot, prompt, config, detok);
+            if (prompt.length >= model.config().maxPositionEmbeddings()) {
+                // The context is full: not a single token fits after the prompt.
+                finish(s, FinishReason.LENGTH);
+                return;
+            }
+            cache.clear(slot);
+            long t0 = System.nanoTime();
+            float[] logits = model.forwardCached(kernels, cache, new int[] {slot}, new int[][] {prompt});
+            stats.prefillNanos += System.nanoTime() - t0;
+            stats.prefillTokens++;
+            slots[slot] = s;
+            active.add(s);
+            accept(s, logits, 0);
+        }
+
+        /** One token for every sequence in flight, in one forward pass. */
+        void decodeStep() {
+            List<Sequence> step = new ArrayList<>(active);
+            int n = step.size();
+            int[] slotIds = new int[n];
+            int[][] tokens = new int[n][];
+            for (int i = 0; i < n; i++) {
+                Sequence s = step.get(i);
+                slotIds[i] = s.slot;
+                tokens[i] = new int[] {s.last()};
+            }
+            long t0 = System.nanoTime();
+            float[] logits = model.forwardCached(kernels, cache, slotIds, tokens);
+            stats.decodeNanos += System.nanoTime() - t0;
+            stats.decodeSteps++;
+            stats.decodeTokens += n;
+            for (int i = 0; i < n; i++) {
+                accept(step.get(i), logits, i * vocab);
+            }
+        }
+
+        /** Picks the sequence's next token from its logits row, records it, and ends the sequence if it is done. */
+        void accept(Sequence s, float[] logits, int off) {
+            if (config.logprobs() > 0) {
+                s.logprobs.add(topLogprobs(logits, off, vocab, config.logprobs(), scratch));
+            }
+            int token = sampler.next(logits, off, s.rng);
+            s.add(token);
+            FinishReason reason = null;
+            if (!config.ignoreEos() && isEos(token)) {
+                reason = FinishReason.STOP;
+            } else if (s.text != null) {
+                String t = s.text.add(token);
+                if (!t.isEmpty()) {
+                    out.onText(s.index, t);
+                }
+                if (s.text.stopped()) {
+                    reason = FinishReason.STOP;
                 }
             }
-            if (active.isEmpty()) {
-                break;
+            if (reason == null && (s.size == config.maxNewTokens()
+                    || s.prompt.length + s.size >= model.config().maxPositionEmbeddings())) {
+                reason = FinishReason.LENGTH;
             }
-            decodeStep(active, config, cache, sampler, scratch, slots, done, out);
-        }
-        return List.of(done);
-    }
-
-    /** Prefills a prompt into a free slot and takes its first token (or finishes it at once). */
-    private void startSequence(int index, int slot, List<int[]> prompts, GenerationConfig config, KvCache cache,
-                               Sampler sampler, float[] scratch, Sequence[] slots, List<Sequence> active,
-                               Completion[] done, Listener out) {
-        int[] prompt = prompts.get(index);
-        Sequence s = new Sequence(index, slot, prompt, config, detok);
-        if (prompt.length >= model.config().maxPositionEmbeddings()) {
-            // The context is full: not a single token fits after the prompt.
-            finish(s, FinishReason.LENGTH, done, out);
-            return;
-        }
-        cache.clear(slot);
-        long t0 = System.nanoTime();
-        float[] logits = model.forwardCached(kernels, cache, new int[] {slot}, new int[][] {prompt});
-        stats.prefillNanos += System.nanoTime() - t0;
-        stats.prefillTokens++;
-        slots[slot] = s;
-        active.add(s);
-        accept(s, logits, 0, config, sampler, scratch, slots, active, done, out);
-    }
-
-    /** One token for every active sequence, in one forward pass. */
-    private void decodeStep(List<Sequence> active, GenerationConfig config, KvCache cache, Sampler sampler,
-                            float[] scratch, Sequence[] slots, Completion[] done, Listener out) {
-        List<Sequence> step = new ArrayList<>(active);
-        int n = step.size();
-        int[] slotIds = new int[n];
-        int[][] tokens = new int[n][];
-        for (int i = 0; i < n; i++) {
-            Sequence s = step.get(i);
-            slotIds[i] = s.slot;
-            tokens[i] = new int[] {s.last()};
-        }
-        long t0 = System.nanoTime();
-        float[] logits = model.forwardCached(kernels, cache, slotIds, tokens);
-        stats.decodeNanos += System.nanoTime() - t0;
-        stats.decodeSteps++;
-        stats.decodeTokens += n;
-        int vocab = model.config().vocabSize();
-        for (int i = 0; i < n; i++) {
-            accept(step.get(i), logits, i * vocab, config, sampler, scratch, slots, active, done, out);
-        }
-    }
-
-    /** Picks the sequence's next token from its logits row, records it, and ends the sequence if it is done. */
-    private void accept(Sequence s, float[] logits, int off, GenerationConfig config, Sampler sampler, float[] scratch,
-                        Sequence[] slots, List<Sequence> active, Completion[] done, Listener out) {
-        int vocab = model.config().vocabSize();
-        if (config.logprobs() > 0) {
-            s.logprobs.add(topLogprobs(logits, off, vocab, config.logprobs(), scratch));
-        }
-        int token = sampler.next(logits, off, s.rng);
-        s.add(token);
-        FinishReason reason = null;
-        if (!config.ignoreEos() && isEos(token)) {
-            reason = FinishReason.STOP;
-        } else if (s.text != null) {
-            String t = s.text.add(token);
-            if (!t.isEmpty()) {
-                out.onText(s.index, t);
-            }
-            if (s.text.stopped()) {
-                reason = FinishReason.STOP;
+            if (reason != null) {
+                slots[s.slot] = null;
+                active.remove(s);
+                finish(s, reason);
             }
         }
-        if (reason == null && (s.size == config.maxNewTokens()
-                || s.prompt.length + s.size >= model.config().maxPositionEmbeddings())) {
-            reason = FinishReason.LENGTH;
-        }
-        if (reason != null) {
-            slots[s.slot] = null;
-            active.remove(s);
-            finish(s, reason, done, out);
-        }
-    }
 
-    private void finish(Sequence s, FinishReason reason, Completion[] done, Listener out) {
-        String text = null;
-        if (s.text != null) {
-            String rest = s.text.finish();
-            if (!rest.isEmpty()) {
-                out.onText(s.index, rest);
+        void finish(Sequence s, FinishReason reason) {
+            String text = null;
+            if (s.text != null) {
+                String rest = s.text.finish();
+                if (!rest.isEmpty()) {
+                    out.onText(s.index, rest);
+                }
+                text = s.text.text();
             }
-            text = s.text.text();
+            Completion c = new Completion(s.index, s.prompt.clone(), Arrays.copyOf(s.tokens, s.size), text, reason,
+                    List.copyOf(s.logprobs));
+            done[s.index] = c;
+            out.onFinished(c);
         }
-        Completion c = new Completion(s.index, s.prompt.clone(), Arrays.copyOf(s.tokens, s.size), text, reason,
-                List.copyOf(s.logprobs));
-        done[s.index] = c;
-        out.onFinished(c);
     }
 
     private boolean isEos(int token) {

@@ -12,7 +12,6 @@ package dev.dynalora.models.llama;
  * ({@link #clear}) without touching the others.
  */
 public final class KvCache {
-    private final int layers;
     private final int kvDim;
     private final int capacity;
     private final float[][][] keys;   // [layer][slot] -> [capacity * kvDim]
@@ -35,9 +34,9 @@ public final class KvCache {
         if (floats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(capacity + " positions of " + config.kvDim() + " values exceed one Java array");
         }
-        this.layers = config.numHiddenLayers();
         this.kvDim = config.kvDim();
         this.capacity = capacity;
+        int layers = config.numHiddenLayers();
         keys = new float[layers][slots][(int) floats];
         values = new float[layers][slots][(int) floats];
         length = new int[slots];
@@ -59,11 +58,6 @@ public final class KvCache {
     /** Forgets the slot's sequence, so a new one can start there at position 0 (the arrays are reused). */
     public void clear(int slot) {
         length[slot] = 0;
-    }
-
-    /** Bytes held by the cache arrays. */
-    public long bytes() {
-        return 2L * layers * length.length * capacity * kvDim * Float.BYTES;
     }
 
     float[] keys(int layer, int slot) {
