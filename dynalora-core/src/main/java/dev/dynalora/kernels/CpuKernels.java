@@ -50,6 +50,11 @@ import jdk.incubator.vector.VectorSpecies;
  *       slower than 4 x 2 in context; 4 x 3 (16 registers) always spilled; unrolling the k loop by hand
  *       made C2 spill on both JDKs.</li>
  * </ul>
+ * <h2>Few rows: dot products</h2>
+ * An A . B^T product with at most {@link #SMALL_M} rows (a decode step's projections, one row per sequence;
+ * a cached attention query) skips all of the above and runs as dot products of contiguous rows
+ * ({@link Gemv}), streaming B once; large ones are split over the rows of B across threads.
+ *
  * {@code -Ddynalora.sgemm.kernel=4x2|6x2|3x3} forces a kernel and
  * {@code -Ddynalora.sgemm.vectorBits=128|256|512} the vector width (the tests use these to exercise every
  * kernel and width); {@code dynalora.sgemm.kc/mc/nc} override the block sizes for tuning.
@@ -102,19 +107,45 @@ public final class CpuKernels implements Kernels, AutoCloseable {
     /** Below this many flops sgemm stays on the calling thread: waking a worker costs a few microseconds. */
     static final double PARALLEL_MIN_FLOPS = intProp("dynalora.sgemm.parallelMinFlops", 1 << 21);
 
+    /**
+     * Largest m that A . B^T products run as dot products ({@link Gemv}) rather than through the blocked
+     * GEMM, whose packing of all of B and MR-row tiles cost more than they save for a few rows. Measured on
+     * stories15M's decode step (BENCHMARKS.md, "Generation").
+     */
+    static final int SMALL_M = intProp("dynalora.sgemm.smallM", 8);
+    /** Fewest elements of B (n x k) for which a {@link Gemv} product is split across threads. */
+    static final long GEMV_PARALLEL_MIN = intProp("dynalora.sgemm.gemvParallelMin", 1 << 16);
+    /** Elements of B per block of a parallel {@link Gemv} product. */
+    static final int GEMV_BLOCK_FLOATS = 1 << 14;
+
     static final int TILE_ALPHA = MR * NR;
     static final int TILE_BETA = MR * NR + 1;
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
 
     private final int threads;
+    private final int smallM;
     private final Pool pool;
 
     public CpuKernels(int threads) {
+        this(threads, SMALL_M);
+    }
+
+    /**
+     * @param smallM the most rows of A that an A . B^T product runs as dot products ({@link Gemv}); 0 sends
+     *               every product through the blocked GEMM, whose result for an element depends only on k,
+     *               never on m (tests use that to check that a KV-cache decode step computes bit for bit what
+     *               a full forward pass computes; benchmarks to time the two paths side by side)
+     */
+    public CpuKernels(int threads, int smallM) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
+        if (smallM < 0) {
+            throw new IllegalArgumentException("smallM must be >= 0, got " + smallM);
+        }
         this.threads = threads;
+        this.smallM = smallM;
         this.pool = threads > 1 ? new Pool(threads) : null;
     }
 
@@ -145,6 +176,10 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                       float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                       float beta, float[] c, int cOff, int ldc) {
         check(transA, transB, m, n, k, lda, ldb, ldc);
+        if (usesGemv(transA, transB, m, n, k, alpha)) {
+            gemvParallel(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
         if (pool == null || (double) 2 * m * n * k < PARALLEL_MIN_FLOPS || pool.isClosed()) {
             gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
@@ -198,7 +233,37 @@ public final class CpuKernels implements Kernels, AutoCloseable {
                            float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                            float beta, float[] c, int cOff, int ldc) {
         check(transA, transB, m, n, k, lda, ldb, ldc);
+        if (usesGemv(transA, transB, m, n, k, alpha)) {
+            Gemv.run(m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
         gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    /**
+     * Whether a product goes to {@link Gemv}: A . B^T (the form of every linear layer, W stored [out, in])
+     * with at most {@code smallM} rows ({@link #SMALL_M} by default), as in a decode step (one row per sequence) or attention over a
+     * KV cache (one query row).
+     */
+    private boolean usesGemv(boolean transA, boolean transB, int m, int n, int k, float alpha) {
+        return !transA && transB && m > 0 && m <= smallM && n > 0 && k > 0 && alpha != 0f;
+    }
+
+    /**
+     * {@link Gemv} split over the columns of C (rows of the weight matrix) in blocks,
+     * when B is large enough to be worth waking the workers: each thread streams its own slice of B.
+     */
+    private void gemvParallel(int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                              float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+        // Blocks of about 64 KB of B, taken from a shared counter: a thread slowed by another process (this
+        // machine is shared) takes fewer blocks instead of holding the whole product up.
+        int rowsPerBlock = Math.max(Gemv.ROWS, GEMV_BLOCK_FLOATS / k);
+        if (pool == null || n <= rowsPerBlock || (long) n * k < GEMV_PARALLEL_MIN || pool.isClosed()) {
+            Gemv.run(m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
+        parallelForDynamic(n, rowsPerBlock, (from, to) ->
+                Gemv.run(m, from, to, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc));
     }
 
     @Override

@@ -119,6 +119,28 @@ public final class Softmax {
     }
 
     /**
+     * log(sum(exp(x[off .. off+n)))), relative to the row maximum so nothing overflows: the normaliser of a
+     * log-softmax (log p_i = x_i - logSumExp). scratch (at least n floats) receives exp(x - max); the
+     * exponentials are added in double, so a 32,000-entry vocabulary loses nothing to the summation.
+     * -infinity for an all -inf row.
+     */
+    public static double logSumExp(float[] x, int off, int n, float[] scratch) {
+        Checks.positive(n, "n");
+        Checks.len(scratch, n, "scratch");
+        float max = rowMax(x, off, n);
+        if (max == Float.NEGATIVE_INFINITY || Float.isNaN(max)) {
+            return max;
+        }
+        System.arraycopy(x, off, scratch, 0, n);
+        expAndSum(scratch, 0, n, max);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += scratch[i];
+        }
+        return max + Math.log(sum);
+    }
+
+    /**
      * Turns g (the gradient with respect to the softmax output y of one row) into the gradient with
      * respect to the softmax input, in place: g := y * (g - sum(g * y)).
      */

@@ -31,6 +31,7 @@ public final class LlamaDecoder {
     private final Param norm;
     private final Rope rope;
     private LlamaActivations acts;
+    private CachedBuffers cached;
 
     LlamaDecoder(LlamaConfig config, WeightSource weights) {
         this.config = config;
@@ -111,6 +112,62 @@ public final class LlamaDecoder {
         }
         RmsNorm.forward(k, a.normed, a.finalRstd, a.hidden[layers.size()], norm.data(), rows, h, config.rmsNormEps());
         return a.normed;
+    }
+
+    /**
+     * Runs new tokens of sequences held in a KV cache (generation): tokens[s] are appended to cache slot
+     * slots[s] at its next positions, their keys and values are stored, and attention reads every earlier
+     * position from the cache. Returns the final-norm output of each sequence's last new token,
+     * [slots.length, hidden] (a buffer owned by the decoder, valid until the next call): only those rows
+     * need logits, so the final norm runs on them alone.
+     */
+    public float[] forwardCached(Kernels k, KvCache cache, int[] slots, int[][] tokens) {
+        CacheStep step = new CacheStep(cache, slots, tokens, config.vocabSize());
+        int h = config.hiddenSize();
+        int rows = step.rows;
+        if (cached == null || cached.rows < rows || cached.segments < step.segments) {
+            int r = cached == null ? rows : Math.max(rows, cached.rows);
+            int s = cached == null ? step.segments : Math.max(step.segments, cached.segments);
+            cached = new CachedBuffers(config, r, s);
+        }
+        CachedBuffers b = cached;
+        float[] x = b.hiddenA;
+        float[] y = b.hiddenB;
+        Embedding.forward(k, x, step.ids, embedTokens.data(), rows, h);
+        for (int l = 0; l < layers.size(); l++) {
+            layers.get(l).forwardCached(k, x, b.layer, y, step, cache, l, rope);
+            float[] t = x;
+            x = y;
+            y = t;
+        }
+        for (int s = 0; s < step.segments; s++) {
+            cache.advance(step.slot[s], step.count[s]);
+            System.arraycopy(x, step.lastRow(s) * h, b.last, s * h, h);
+        }
+        RmsNorm.forward(k, b.normed, null, b.last, norm.data(), step.segments, h, config.rmsNormEps());
+        return b.normed;
+    }
+
+    /** Working buffers of {@link #forwardCached}: every layer shares one set, as in inference. */
+    private static final class CachedBuffers {
+        final int rows;
+        final int segments;
+        final float[] hiddenA;
+        final float[] hiddenB;
+        final float[] last;    // the segments' last rows of the top layer's output
+        final float[] normed;  // their final-norm output
+        final LlamaActivations.Layer layer;
+
+        CachedBuffers(LlamaConfig c, int rows, int segments) {
+            this.rows = rows;
+            this.segments = segments;
+            int h = c.hiddenSize();
+            hiddenA = new float[rows * h];
+            hiddenB = new float[rows * h];
+            last = new float[segments * h];
+            normed = new float[segments * h];
+            layer = new LlamaActivations.Layer(c, 1, rows, null);
+        }
     }
 
     /**

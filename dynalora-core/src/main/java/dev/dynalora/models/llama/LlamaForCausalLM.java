@@ -127,6 +127,32 @@ public final class LlamaForCausalLM implements CausalLm {
     }
 
     /**
+     * Generation's forward pass: appends tokens[s] to the sequence in KV cache slot slots[s] (a whole prompt
+     * to prefill it, or the one token a decode step feeds back) and returns the logits of each sequence's
+     * last new token, [slots.length, vocab] (a buffer owned by this object, valid until the next forward).
+     * Earlier positions are read from the cache, never recomputed; lm_head runs on the last tokens only.
+     * Adapters attached to the projections (or to lm_head) apply as in {@link #forward}.
+     *
+     * @throws IllegalArgumentException if a sequence would outgrow the cache (see {@link KvCache#capacity})
+     */
+    public float[] forwardCached(Kernels k, KvCache cache, int[] slots, int[][] tokens) {
+        float[] normed = model.forwardCached(k, cache, slots, tokens);
+        int rows = slots.length;
+        long n = (long) rows * config.vocabSize();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(rows + " sequences of " + config.vocabSize() + " logits exceed one Java array");
+        }
+        if (logits.length < n) {
+            logits = new float[(int) n];
+        }
+        int[] ones = new int[rows];
+        Arrays.fill(ones, 1);
+        lmHead.forward(k, normed, logits, new TokenBatch(rows, 1, ones, false, 0, 0));
+        lastRows = -1; // these logits have no backward
+        return logits;
+    }
+
+    /**
      * Backpropagates dLogits [rows, vocab] through the head and the decoder, accumulating into the gradients
      * of every trainable parameter and adapter (zero them first). dLogits may be the buffer forward returned.
      */

@@ -4,6 +4,7 @@ import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.Add;
 import dev.dynalora.layers.Attention;
+import dev.dynalora.layers.CachedAttention;
 import dev.dynalora.layers.RmsNorm;
 import dev.dynalora.layers.Rope;
 import dev.dynalora.layers.SwiGlu;
@@ -91,7 +92,6 @@ public final class LlamaLayer {
     void forward(Kernels kern, float[] x, LlamaActivations.Layer a, float[] result, TokenBatch batch,
                  int[] positions, float[] maskBias, Rope rope) {
         int rows = batch.rows();
-        int n = rows * hidden;
         RmsNorm.forward(kern, a.xn1, a.rstd1, x, inputNorm.data(), rows, hidden, eps);
         q.forward(kern, a.xn1, a.q, batch);
         k.forward(kern, a.xn1, a.k, batch);
@@ -100,6 +100,40 @@ public final class LlamaLayer {
         rope.forward(kern, a.k, a.k, positions, rows, kvHeads);
         Attention.forward(kern, a.ctx, a.probs, a.q, a.k, a.v, maskBias, batch.batch(), batch.seqLen(),
                 heads, kvHeads, headDim, true);
+        outputAndMlp(kern, x, a, result, batch);
+    }
+
+    /**
+     * The block for new tokens of sequences held in a KV cache (generation): as {@link #forward}, but each
+     * row has its own sequence and position (see {@link CacheStep}), the new keys and values are stored in
+     * the cache, and attention reads every earlier position from there. Nothing is kept for backward. The
+     * projections run through {@link LinearModule#forward}, so attached adapters apply here too.
+     */
+    void forwardCached(Kernels kern, float[] x, LlamaActivations.Layer a, float[] result, CacheStep step,
+                       KvCache cache, int layerIndex, Rope rope) {
+        int rows = step.rows;
+        TokenBatch batch = step.rowBatch;
+        RmsNorm.forward(kern, a.xn1, null, x, inputNorm.data(), rows, hidden, eps);
+        q.forward(kern, a.xn1, a.q, batch);
+        k.forward(kern, a.xn1, a.k, batch);
+        v.forward(kern, a.xn1, a.v, batch);
+        rope.forward(kern, a.q, a.q, step.positions, rows, heads);
+        rope.forward(kern, a.k, a.k, step.positions, rows, kvHeads);
+        for (int s = 0; s < step.segments; s++) {
+            int slot = step.slot[s];
+            cache.write(layerIndex, slot, step.start[s], a.k, a.v, step.firstRow[s], step.count[s]);
+            step.keys[s] = cache.keys(layerIndex, slot);
+            step.values[s] = cache.values(layerIndex, slot);
+        }
+        CachedAttention.forward(kern, a.ctx, a.q, step.keys, step.values, step.firstRow, step.count, step.start,
+                step.segments, heads, kvHeads, headDim);
+        outputAndMlp(kern, x, a, result, batch);
+    }
+
+    /** h1 = x + o_proj(ctx); result = h1 + mlp(post_attention_layernorm(h1)): the block after attention. */
+    private void outputAndMlp(Kernels kern, float[] x, LlamaActivations.Layer a, float[] result, TokenBatch batch) {
+        int rows = batch.rows();
+        int n = rows * hidden;
         o.forward(kern, a.ctx, a.h1, batch);
         Add.accumulate(kern, a.h1, x, n);
         RmsNorm.forward(kern, a.xn2, a.rstd2, a.h1, postNorm.data(), rows, hidden, eps);
