@@ -125,4 +125,46 @@ class CausalLmTrainTest {
         assertUserError(CliRunner.run(args("lm", shakespeare, out, "--method", "head").toArray(new String[0])), "--method head");
         assertFalse(Files.exists(out), "a failed start created the run folder");
     }
+
+    /**
+     * The trained run generates the same greedy continuation whether given as the run folder, as its PEFT
+     * adapter folder alone, or merged into a LlamaForCausalLM folder; and that continuation differs from the
+     * base model's (the adapter is really applied).
+     */
+    @Test
+    void runFolderPeftFolderAndMergedModelGenerateTheSame() throws Exception {
+        assertEquals(0, lmTrain.exit(), lmTrain.err());
+        Path prompts = dir.resolve("prompts.jsonl");
+        Files.writeString(prompts, "{\"prompt\": \"ROMEO:\\nWhat\"}\n{\"prompt\": \"Once upon a time\"}\n");
+        Path peft = dir.resolve("peft-only");
+        Files.createDirectories(peft);
+        for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
+            Files.copy(lmRun.resolve(f), peft.resolve(f));
+        }
+        Path merged = dir.resolve("merged-lm");
+        CliRunner.Result m = CliRunner.run("merge", "--run", lmRun.toString(), "--out", merged.toString());
+        assertEquals(0, m.exit(), m.err());
+        assertTrue(Files.isRegularFile(merged.resolve("tokenizer.model")) && Files.isRegularFile(merged.resolve("tokenizer.json")));
+
+        List<String> viaRun = completions(model, lmRun, prompts, "run");
+        assertEquals(viaRun, completions(model, peft, prompts, "peft"));
+        assertEquals(viaRun, completions(merged, null, prompts, "merged"));
+        assertFalse(viaRun.equals(completions(model, null, prompts, "base")), "the adapter changed nothing");
+    }
+
+    private static List<String> completions(Path modelDir, Path adapter, Path prompts, String name) throws Exception {
+        Path out = dir.resolve("gen-" + name + ".jsonl");
+        List<String> a = new ArrayList<>(List.of("generate", "--model", modelDir.toString(), "--input", prompts.toString(),
+                "--output", out.toString(), "--max-new-tokens", "24", "--threads", "1"));
+        if (adapter != null) {
+            a.addAll(List.of("--adapter", adapter.toString()));
+        }
+        CliRunner.Result r = CliRunner.run(a.toArray(new String[0]));
+        assertEquals(0, r.exit(), name + ": " + r.err());
+        List<String> ids = new ArrayList<>();
+        for (String line : Files.readAllLines(out)) {
+            ids.add(JSON.readTree(line).get("completion_ids").toString());
+        }
+        return ids;
+    }
 }
