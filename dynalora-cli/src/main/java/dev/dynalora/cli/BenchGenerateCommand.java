@@ -7,8 +7,8 @@ import dev.dynalora.generation.Completion;
 import dev.dynalora.generation.GenerationConfig;
 import dev.dynalora.generation.Generator;
 import dev.dynalora.kernels.CpuKernels;
-import dev.dynalora.models.llama.LlamaForCausalLM;
-import dev.dynalora.models.llama.PretrainedLlama;
+import dev.dynalora.models.AutoModels;
+import dev.dynalora.models.CausalLm;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -65,8 +65,8 @@ final class BenchGenerateCommand implements Callable<Integer> {
         if (batch < 1 || promptLen < 1 || newTokens < 1 || steps < 1 || warmup < 0) {
             throw new UserInputException("--batch, --prompt-len, --new-tokens and --steps must be >= 1, --warmup >= 0");
         }
-        LlamaForCausalLM m = PretrainedLlama.load(model);
-        int context = m.config().maxPositionEmbeddings();
+        CausalLm m = AutoModels.causalLm(model);
+        int context = m.maxPositions();
         if (promptLen + newTokens > context) {
             throw new UserInputException("--prompt-len " + promptLen + " + --new-tokens " + newTokens
                     + " exceeds the model's context of " + context + " tokens (max_position_embeddings)");
@@ -75,7 +75,7 @@ final class BenchGenerateCommand implements Callable<Integer> {
         SplittableRandom r = new SplittableRandom(seed);
         List<int[]> prompts = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
-            prompts.add(r.ints(promptLen, 3, m.config().vocabSize()).toArray());
+            prompts.add(r.ints(promptLen, 3, m.vocabSize()).toArray());
         }
         GenerationConfig config = GenerationConfig.greedy(newTokens).withIgnoreEos(true);
         double[] decode = new double[steps];

@@ -10,9 +10,8 @@ import dev.dynalora.generation.Generator;
 import dev.dynalora.generation.PromptTokenizer;
 import dev.dynalora.generation.TopLogprobs;
 import dev.dynalora.kernels.CpuKernels;
-import dev.dynalora.models.llama.LlamaConfig;
-import dev.dynalora.models.llama.LlamaForCausalLM;
-import dev.dynalora.models.llama.PretrainedLlama;
+import dev.dynalora.models.AutoModels;
+import dev.dynalora.models.CausalLm;
 import dev.dynalora.formats.peft.PeftAdapters;
 import dev.dynalora.formats.peft.PeftFiles;
 import dev.dynalora.training.CausalLmRuns;
@@ -39,12 +38,12 @@ import java.util.concurrent.Callable;
  * model's context stops the command at once, naming the line.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate text with a Llama-family model: prompts from a JSONL file, or one --prompt streamed to standard output.")
+        description = "Generate text with a causal language model (Llama family): prompts from a JSONL file, or one --prompt streamed to standard output.")
 final class GenerateCommand implements Callable<Integer> {
     /** How an output line begins: finish_reason comes first so --overwrite can recognise our files (see OutputFile). */
     static final String SIGNATURE = "{\"finish_reason\":\"";
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face Llama model folder.")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face causal-LM folder (model_type llama).")
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "A PEFT adapter folder (ours or Python PEFT's) or a"
@@ -94,10 +93,9 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         GenerationConfig config = config();
         List<PromptsFile.Prompt> prompts = prompts();
-        LlamaConfig llama = LlamaConfig.read(model);
-        try (PromptTokenizer tok = PromptTokenizer.load(model, llama)) {
-            List<int[]> ids = encode(tok, prompts, llama.maxPositionEmbeddings());
-            LlamaForCausalLM m = PretrainedLlama.load(model);
+        CausalLm m = AutoModels.causalLm(model);
+        try (PromptTokenizer tok = PromptTokenizer.load(model, m.bosTokenId())) {
+            List<int[]> ids = encode(tok, prompts, m.maxPositions());
             if (adapter != null) {
                 applyAdapter(m);
             }
@@ -223,7 +221,7 @@ final class GenerateCommand implements Callable<Integer> {
      * weights); a PEFT folder its adapters. Either must fit --model: a run trained on another base is refused
      * by name, a PEFT folder for another base by its missing modules or shapes (the reader's one-line error).
      */
-    private void applyAdapter(LlamaForCausalLM m) {
+    private void applyAdapter(CausalLm m) {
         if (Files.isRegularFile(adapter.resolve(RunFolder.CONFIG))) {
             RunFolder run = RunFolder.open(adapter);
             TrainConfig c = run.readConfig();

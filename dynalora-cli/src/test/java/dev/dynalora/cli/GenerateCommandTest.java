@@ -199,7 +199,7 @@ class GenerateCommandTest {
         assertUserError(generate("--prompt", "x", "--max-new-tokens", "0"), "--max-new-tokens");
         assertUserError(generate("--prompt", "x", "--logprobs", "2"), "--logprobs");
         assertUserError(generate("--prompt", "x", "--stop", ""), "--stop");
-        assertUserError(CliRunner.run("generate", "--model", CliRunner.miniLm().toString(), "--prompt", "x"), "not a Llama model");
+        assertUserError(CliRunner.run("generate", "--model", CliRunner.miniLm().toString(), "--prompt", "x"), "is not a causal language model");
     }
 
     @Test

@@ -5,9 +5,8 @@ import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.Softmax;
 import dev.dynalora.models.LinearModule;
-import dev.dynalora.models.llama.KvCache;
-import dev.dynalora.models.llama.LlamaConfig;
-import dev.dynalora.models.llama.LlamaForCausalLM;
+import dev.dynalora.models.CausalLm;
+import dev.dynalora.models.DecodingCache;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,12 +24,12 @@ import java.util.SplittableRandom;
  * rows independently of each other (see kernels.Gemv), so a prompt gets the same tokens, logprobs and (with
  * the same seed) samples alone or in any batch.
  *
- * <p>The generator runs whatever {@link LlamaForCausalLM} it is given, adapters included: the cached
+ * <p>The generator runs whatever {@link CausalLm} it is given, adapters included: the cached
  * forward goes through the same linear modules. An adapter whose output depends on a whole sequence (a
  * gated Dynamic LoRA adapter with a gate per example) cannot be cached and is refused.
  */
 public final class Generator {
-    private final LlamaForCausalLM model;
+    private final CausalLm model;
     private final Kernels kernels;
     private final Detokenizer detok;
     private final Stats stats = new Stats();
@@ -60,7 +59,7 @@ public final class Generator {
      * @param detok turns ids into text for stop strings, streaming and {@link Completion#text}; null for ids
      *              only (stop strings are then refused)
      */
-    public Generator(LlamaForCausalLM model, Kernels kernels, Detokenizer detok) {
+    public Generator(CausalLm model, Kernels kernels, Detokenizer detok) {
         this.model = model;
         this.kernels = kernels;
         this.detok = detok;
@@ -85,16 +84,15 @@ public final class Generator {
      *     an empty one, or stop strings without a detokenizer
      */
     public List<Completion> generate(List<int[]> prompts, GenerationConfig config, int batch, Listener listener) {
-        LlamaConfig c = model.config();
-        int context = c.maxPositionEmbeddings();
+        int context = model.maxPositions();
         if (batch < 1) {
             throw new UserInputException("--batch must be at least 1, got " + batch);
         }
         if (!config.stop().isEmpty() && detok == null) {
             throw new IllegalArgumentException("stop strings need a detokenizer");
         }
-        if (config.logprobs() > c.vocabSize()) {
-            throw new UserInputException("--logprobs " + config.logprobs() + " exceeds the vocabulary of " + c.vocabSize() + " tokens");
+        if (config.logprobs() > model.vocabSize()) {
+            throw new UserInputException("--logprobs " + config.logprobs() + " exceeds the vocabulary of " + model.vocabSize() + " tokens");
         }
         int longest = 0;
         for (int i = 0; i < prompts.size(); i++) {
@@ -117,7 +115,7 @@ public final class Generator {
             return List.of();
         }
         int capacity = (int) Math.min(context, (long) longest + config.maxNewTokens());
-        Run run = new Run(prompts, config, new KvCache(c, Math.min(batch, prompts.size()), capacity),
+        Run run = new Run(prompts, config, model.newDecodingCache(Math.min(batch, prompts.size()), capacity),
                 listener != null ? listener : new Listener() { });
         return run.all();
     }
@@ -126,7 +124,7 @@ public final class Generator {
     private final class Run {
         final List<int[]> prompts;
         final GenerationConfig config;
-        final KvCache cache;
+        final DecodingCache cache;
         final Listener out;
         final Sampler sampler;
         final float[] scratch;     // logprobs' exp buffer
@@ -135,12 +133,12 @@ public final class Generator {
         final Completion[] done;
         final int vocab;
 
-        Run(List<int[]> prompts, GenerationConfig config, KvCache cache, Listener out) {
+        Run(List<int[]> prompts, GenerationConfig config, DecodingCache cache, Listener out) {
             this.prompts = prompts;
             this.config = config;
             this.cache = cache;
             this.out = out;
-            this.vocab = model.config().vocabSize();
+            this.vocab = model.vocabSize();
             this.sampler = new Sampler(config, vocab);
             this.scratch = config.logprobs() > 0 ? new float[vocab] : null;
             this.slots = new Sequence[cache.slots()];
@@ -167,7 +165,7 @@ public final class Generator {
         void start(int index, int slot) {
             int[] prompt = prompts.get(index);
             Sequence s = new Sequence(index, slot, prompt, config, detok);
-            if (prompt.length >= model.config().maxPositionEmbeddings()) {
+            if (prompt.length >= model.maxPositions()) {
                 // The context is full: not a single token fits after the prompt.
                 finish(s, FinishReason.LENGTH);
                 return;
@@ -223,7 +221,7 @@ public final class Generator {
                 }
             }
             if (reason == null && (s.size == config.maxNewTokens()
-                    || s.prompt.length + s.size >= model.config().maxPositionEmbeddings())) {
+                    || s.prompt.length + s.size >= model.maxPositions())) {
                 reason = FinishReason.LENGTH;
             }
             if (reason != null) {
@@ -250,7 +248,7 @@ public final class Generator {
     }
 
     private boolean isEos(int token) {
-        for (int e : model.config().eosTokenIds()) {
+        for (int e : model.eosTokenIds()) {
             if (e == token) {
                 return true;
             }

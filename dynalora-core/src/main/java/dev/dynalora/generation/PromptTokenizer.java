@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.UserInputException;
 import dev.dynalora.formats.FormatErrors;
-import dev.dynalora.models.llama.LlamaConfig;
 import dev.dynalora.tokenize.TextTokenizer;
 
 import java.io.IOException;
@@ -36,11 +35,15 @@ public final class PromptTokenizer implements Detokenizer, AutoCloseable {
         this.bosId = bosId;
     }
 
-    /** Loads modelDir's tokenizer.json and reads add_bos_token from its tokenizer_config.json (if any). */
-    public static PromptTokenizer load(Path modelDir, LlamaConfig config) {
+    /**
+     * Loads modelDir's tokenizer.json and reads add_bos_token from its tokenizer_config.json (if any).
+     *
+     * @param bosTokenId the model's beginning-of-sequence id ({@code CausalLm#bosTokenId}), negative if none
+     */
+    public static PromptTokenizer load(Path modelDir, int bosTokenId) {
         Boolean addBos = addBosToken(modelDir.resolve(TextTokenizer.CONFIG_FILE_NAME));
         TextTokenizer t = TextTokenizer.load(modelDir, NO_LIMIT);
-        int bos = config.bosTokenId() >= 0 ? config.bosTokenId() : t.tokenId("<s>").orElse(-1);
+        int bos = bosTokenId >= 0 ? bosTokenId : t.tokenId("<s>").orElse(-1);
         if (Boolean.TRUE.equals(addBos) && bos < 0) {
             t.close();
             throw new UserInputException(modelDir + ": tokenizer_config.json sets add_bos_token but the model has no"

@@ -21,7 +21,7 @@ public final class AutoModels {
         return switch (type) {
             case "llama" -> PretrainedLlama.load(dir);
             default -> throw new UserInputException(dir + ": model_type \"" + type + "\" is not a causal language model"
-                    + " dynalora can train or generate with (supported: llama); --task lm and sft need one");
+                    + " (supported: llama); generating text and --task lm or sft need one");
         };
     }
 

@@ -22,6 +22,19 @@ public interface CausalLm extends AdaptableModel {
     /** The longest sequence the model's positions cover. */
     int maxPositions();
 
+    /** Every id that ends a generated sequence (config.json's eos_token_id, one or a list). */
+    int[] eosTokenIds();
+
+    /** A key/value cache for {@code slots} sequences of up to {@code capacity} tokens each. */
+    DecodingCache newDecodingCache(int slots, int capacity);
+
+    /**
+     * Appends tokens[i] to the cached sequence in slots[i] (a whole prompt at prefill, one token per decode
+     * step) and returns the next-token logits of each sequence's last token, [slots.length, vocabulary], in a
+     * buffer valid until the next call. Attached adapters apply as in {@link #lossAndGradientsOnTargets}.
+     */
+    float[] forwardCached(Kernels k, DecodingCache cache, int[] slots, int[][] tokens);
+
     /** The mean loss over the non-ignored targets, with no backward pass (evaluation). */
     float lossOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch);
 

@@ -44,7 +44,7 @@ class CompletionTextTest {
     void multiByteCharactersAndSpacesComeOutWhole() {
         // stories260K's vocabulary has 512 tokens: everything but plain ASCII goes through byte tokens.
         Path dir = sharedModel("stories260K");
-        try (PromptTokenizer tok = PromptTokenizer.load(dir, LlamaConfig.read(dir))) {
+        try (PromptTokenizer tok = PromptTokenizer.load(dir, LlamaConfig.read(dir).bosTokenId())) {
             String text = " Zoë said: naïve café, 😀 and 日本語 — done.";
             StringBuilder all = new StringBuilder();
             List<String> pieces = stream(tok, "Once upon a time", text, List.of(), all);
@@ -62,7 +62,7 @@ class CompletionTextTest {
     @Test
     void theFirstWordKeepsItsSpace() {
         Path dir = sharedModel("stories15M");
-        try (PromptTokenizer tok = PromptTokenizer.load(dir, LlamaConfig.read(dir))) {
+        try (PromptTokenizer tok = PromptTokenizer.load(dir, LlamaConfig.read(dir).bosTokenId())) {
             StringBuilder all = new StringBuilder();
             stream(tok, "Once upon a time", " there was a dog.\nThe end.", List.of(), all);
             assertEquals(" there was a dog.\nThe end.", all.toString());
@@ -72,7 +72,7 @@ class CompletionTextTest {
     @Test
     void stopStringsAreHeldBackAndCut() {
         Path dir = sharedModel("stories15M");
-        try (PromptTokenizer tok = PromptTokenizer.load(dir, LlamaConfig.read(dir))) {
+        try (PromptTokenizer tok = PromptTokenizer.load(dir, LlamaConfig.read(dir).bosTokenId())) {
             StringBuilder all = new StringBuilder();
             List<String> pieces = stream(tok, "Once upon a time", " there was a dog. The end. More", List.of("The end", "zzz"), all);
             assertEquals(" there was a dog. ", all.toString());

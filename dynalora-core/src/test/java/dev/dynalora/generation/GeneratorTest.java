@@ -59,7 +59,7 @@ class GeneratorTest {
 
     static Loaded load(Path dir) {
         LlamaForCausalLM m = PretrainedLlama.load(dir);
-        return new Loaded(m, PromptTokenizer.load(dir, m.config()));
+        return new Loaded(m, PromptTokenizer.load(dir, m.bosTokenId()));
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.dynalora.models.llama;
 
+import dev.dynalora.models.DecodingCache;
+
 /**
  * The keys and values of every token a decoder has seen, per layer and per sequence, so that a decode step
  * runs only the new token through the model and its attention reads the past from here instead of
@@ -11,7 +13,7 @@ package dev.dynalora.models.llama;
  * per slot keep a slot's keys contiguous for its attention and let a slot be reused for a new sequence
  * ({@link #clear}) without touching the others.
  */
-public final class KvCache {
+public final class KvCache implements DecodingCache {
     private final int kvDim;
     private final int capacity;
     private final float[][][] keys;   // [layer][slot] -> [capacity * kvDim]
@@ -42,20 +44,24 @@ public final class KvCache {
         length = new int[slots];
     }
 
+    @Override
     public int slots() {
         return length.length;
     }
 
+    @Override
     public int capacity() {
         return capacity;
     }
 
     /** Tokens held for the slot: the position its next token takes. */
+    @Override
     public int length(int slot) {
         return length[slot];
     }
 
     /** Forgets the slot's sequence, so a new one can start there at position 0 (the arrays are reused). */
+    @Override
     public void clear(int slot) {
         length[slot] = 0;
     }

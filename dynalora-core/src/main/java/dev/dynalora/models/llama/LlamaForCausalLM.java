@@ -5,6 +5,7 @@ import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.CrossEntropy;
 import dev.dynalora.models.CausalLm;
+import dev.dynalora.models.DecodingCache;
 import dev.dynalora.models.HfFolderSpec;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.models.PeftLayout;
@@ -135,8 +136,12 @@ public final class LlamaForCausalLM implements CausalLm {
      *
      * @throws IllegalArgumentException if a sequence would outgrow the cache (see {@link KvCache#capacity})
      */
-    public float[] forwardCached(Kernels k, KvCache cache, int[] slots, int[][] tokens) {
-        float[] normed = model.forwardCached(k, cache, slots, tokens);
+    @Override
+    public float[] forwardCached(Kernels k, DecodingCache cache, int[] slots, int[][] tokens) {
+        if (!(cache instanceof KvCache kv)) {
+            throw new IllegalArgumentException("not a cache of this model: " + cache);
+        }
+        float[] normed = model.forwardCached(k, kv, slots, tokens);
         int rows = slots.length;
         long n = (long) rows * config.vocabSize();
         if (n > Integer.MAX_VALUE - 8) {
@@ -220,6 +225,16 @@ public final class LlamaForCausalLM implements CausalLm {
     @Override
     public int eosTokenId() {
         return config.eosTokenIds()[0];
+    }
+
+    @Override
+    public int[] eosTokenIds() {
+        return config.eosTokenIds().clone();
+    }
+
+    @Override
+    public DecodingCache newDecodingCache(int slots, int capacity) {
+        return new KvCache(config, slots, capacity);
     }
 
     @Override
