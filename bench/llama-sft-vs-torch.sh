@@ -2,7 +2,8 @@
 # Instruction tuning against the PyTorch reference (BENCHMARKS.md, "Decoder LLMs: SST-2 as prompt/completion"):
 # LoRA r 8 on q_proj,v_proj of stories15M, 1 epoch on the first 20,000 pairs of sst2-sft/train.jsonl, batch 16,
 # lr 1e-3 (the reference's defaults), 2 threads; then greedy completions (4 new tokens) of the 872 held-out
-# reviews in valid.jsonl, scored as correct when the completion's first word is the label. Runs dynalora train
+# reviews in valid.jsonl, scored as correct when the completion (leading spaces stripped) begins with the label:
+# stories15M's EOS embedding is barely trained, so after the label both models tend to run on ("positiveidas"). Runs dynalora train
 # --task sft and generate --adapter, then torch_llama_lora.py --mode train --sft --predict-jsonl, and prints both
 # accuracies and validation losses. Usage: bench/llama-sft-vs-torch.sh [OUT]   (MODEL, SHARED override)
 set -euo pipefail
@@ -30,8 +31,8 @@ import json, sys
 out = sys.argv[1]
 labels = [json.loads(l)["completion"].strip() for l in open(out + "/data/valid.jsonl") if l.strip()]
 def accuracy(path):
-    preds = [json.loads(l)["completion"].strip().split() for l in open(path) if l.strip()]
-    return sum(1 for p, y in zip(preds, labels) if p and p[0] == y) / len(labels), len(preds)
+    preds = [json.loads(l)["completion"].strip() for l in open(path) if l.strip()]
+    return sum(1 for p, y in zip(preds, labels) if p.startswith(y)) / len(labels), len(preds)
 ours = json.load(open(out + "/dynalora.json")); ref = json.load(open(out + "/torch.json"))
 oa, on = accuracy(out + "/dynalora-predictions.jsonl"); ra, rn = accuracy(out + "/torch-predictions.jsonl")
 print("| | validation loss (completion tokens) | accuracy on %d held-out reviews | train tokens/s |" % len(labels))
