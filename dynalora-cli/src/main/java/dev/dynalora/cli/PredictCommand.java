@@ -8,6 +8,7 @@ import dev.dynalora.formats.AtomicFiles;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.tokenize.TextTokenizer;
 import dev.dynalora.training.EncodedExamples;
+import dev.dynalora.training.CausalLmRuns;
 import dev.dynalora.training.GlueTrainer;
 import dev.dynalora.training.Predictor;
 import dev.dynalora.training.RunFolder;
@@ -51,6 +52,10 @@ final class PredictCommand implements Callable<Integer> {
         OutputFile.check("--output", output, overwrite, "index\tprediction", "a predictions file", input);
         RunFolder run = RunFolder.open(runDir);
         TrainConfig c = run.readConfig();
+        if (CausalLmRuns.isCausalTask(c.task())) {
+            throw new UserInputException(runDir + " is a " + c.task() + " run of a causal LM; predict labels GLUE test files,"
+                    + " generate text with: dynalora generate --model " + c.model() + " --adapter " + runDir + " --input PROMPTS.jsonl");
+        }
         GlueTrainer.Built built = GlueTrainer.build(c);
         run.loadTrainable(built.trainable(), built.model());
         String split = built.task().testSplits().get(0);

@@ -86,6 +86,10 @@ class CausalLmTrainTest {
         JsonNode last = records(lmRun, "eval").get(1).get("metrics");
         assertEquals(last.get("loss").asDouble(), out.get("metrics").get("loss").asDouble(), 1e-6);
         assertEquals(8, out.get("examples").asInt());
+        // predict is for GLUE test files; the message points to generate.
+        assertUserError(CliRunner.run("predict", "--run", lmRun.toString(), "--input", lmRun.resolve("x.tsv").toString(),
+                "--output", dir.resolve("p.tsv").toString()), "dynalora generate --model");
+        assertUserError(CliRunner.run("eval", "--run", lmRun.toString(), "--split", "test"), "valid or train");
     }
 
     @Test

@@ -76,7 +76,7 @@ public final class AdapterMerge {
     }
 
     static String gatedMessage(LinearModule m) {
-        return "cannot merge the adapter of " + m.name() + ": it has a per-example input gate (Dynamic LoRA), whose"
+        return "cannot merge the adapter of " + m.name() + ": it has an input gate (Dynamic LoRA), whose"
                 + " factor g(x) changes with every input, so no fixed weight reproduces it exactly; keep the adapter"
                 + " unmerged, or train with --no-gate for an adapter that merges";
     }
