@@ -362,4 +362,33 @@ class GeneratorTest {
         assertTrue(e.getMessage().contains(q.name()), e.getMessage());
         l.tok().close();
     }
+
+    /**
+     * Dynamic LoRA as a decoder trains it (MethodSetup: a gate per token, masked components) generates in the
+     * cached path exactly what the full forward pass computes: the per-token gate needs no look at other tokens.
+     */
+    @Test
+    void aDynamicLoraDecoderWithPerTokenGatesGeneratesAsTheFullForward() {
+        Loaded l = load(sharedModel("stories260K"));
+        List<int[]> prompts = l.encode("Once upon a time", "The dog");
+        dev.dynalora.training.MethodSetup.apply(l.model(), dev.dynalora.training.Method.DYNAMIC,
+                dev.dynalora.adapters.LoraConfig.of(4, 8, "q_proj,v_proj,down_proj", false, 0f, 1),
+                dev.dynalora.training.AdaptiveOptions.defaults(4));
+        SplittableRandom r = new SplittableRandom(4);
+        for (LinearModule m : l.model().linearModules()) {
+            if (m.adapter() instanceof LoraAdapter a) {
+                assertTrue(a.gated() && a.gatePerToken(), m.name());
+                for (float[] x : new float[][] {a.loraB().data(), a.gateWeight().data(), a.gateBias().data()}) {
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = (float) r.nextDouble(-0.5, 0.5);
+                    }
+                }
+                a.componentMask()[1] = 0f; // a component reallocation switched off
+            }
+        }
+        try (CpuKernels gemmOnly = new CpuKernels(2, 0)) {
+            assertMatchesFullForward(l, prompts, 30, gemmOnly, 1e-5);
+        }
+        l.tok().close();
+    }
 }
