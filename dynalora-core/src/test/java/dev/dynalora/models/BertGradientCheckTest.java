@@ -107,6 +107,28 @@ class BertGradientCheckTest {
         check(m, params, 3, true);
     }
 
+    /**
+     * Hidden-state dropout (hidden_dropout_prob 0.2 after the embeddings, the attention output and the FFN):
+     * in training mode the masks are a function of (seed, step), fixed across the finite differences, so the
+     * backward pass through every dropout site is checked, for full fine-tuning and for LoRA.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Method.class, names = {"FULL", "LORA"})
+    void hiddenDropoutGradientsMatchFiniteDifferences(Method method, @TempDir Path dir) throws Exception {
+        ModelConfig c = TinyBert.config(dir, 2, 8, 2, 12, 0.2);
+        SequenceClassifier m = TinyBert.classifier(c, 3, 7);
+        List<Param> params = MethodSetup.apply(m, method,
+                method == Method.LORA ? LoraConfig.of(2, 4f, "query,value,dense", false, 0f, 3) : null);
+        SplittableRandom r = new SplittableRandom(6);
+        for (LinearModule lm : m.encoder().linearModules()) {
+            if (lm.adapter() instanceof LoraAdapter a) {
+                randomize(a.loraB().data(), r, 0.3);
+            }
+        }
+        assertDropoutActive(m, params);
+        check(m, params, 3, true);
+    }
+
     /** The training loss differs from the evaluation loss: the dropout under test really drops. */
     static void assertDropoutActive(SequenceClassifier m, List<Param> params) {
         ClassifierStep step = new ClassifierStep(m, params, new AdamW(params, 0f), 0);
