@@ -91,7 +91,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "" + TrainConfig.DEFAULT_BATCH, description = "Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for adapters and head, 5e-5 for full.")
+    @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for adapters and head (1e-3 for adapters"
+            + " on a decoder, --task lm or sft), 5e-5 for full.")
     Float lr;
 
     @Option(names = "--max-len", description = "Truncate examples to N tokens (the block length for --task lm). Default:"
@@ -190,10 +191,10 @@ final class TrainCommand implements Callable<Integer> {
             throw new UserInputException("missing " + String.join(", ", missing) + " (or pass --resume to continue the run in --out)");
         }
         Method m = Method.parse(method);
-        float peak = lr != null ? lr : (float) m.defaultLearningRate();
         if (CausalLmRuns.isCausalTask(task)) {
-            return trainCausalLm(m, peak);
+            return trainCausalLm(m, lr != null ? lr : (float) CausalLmRuns.defaultLearningRate(m));
         }
+        float peak = lr != null ? lr : (float) m.defaultLearningRate();
         TrainConfig c = config(m, peak, targets != null ? targets : "query,value", maxLen != null ? maxLen : 128);
         // Everything that can fail on the user's input (model, --targets, --max-len, task data, tokenizer,
         // memory) is checked before the run folder is created, so a failed start leaves nothing behind.

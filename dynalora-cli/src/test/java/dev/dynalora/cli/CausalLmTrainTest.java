@@ -99,6 +99,7 @@ class CausalLmTrainTest {
         assertEquals(0, r.exit(), r.err());
         JsonNode config = JSON.readTree(out.resolve(RunFolder.CONFIG).toFile());
         assertEquals("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", config.get("targets").asText());
+        assertEquals(1e-3, config.get("lr").asDouble(), 1e-9, "the decoders' default learning rate for adapters");
         assertTrue(Double.isFinite(JSON.readTree(r.out()).get("final").get("loss").asDouble()));
     }
 
