@@ -73,9 +73,11 @@ final class Progress implements AutoCloseable {
 
     /** As {@link #start(String, long, String)}, drawing on {@code out} (tests read what a terminal would show). */
     static Progress start(String task, long total, String unit, PrintStream out) {
-        if (!interactive()) {
-            return new Progress(null);
-        }
+        return interactive() ? drawn(task, total, unit, out) : new Progress(null);
+    }
+
+    /** A bar drawn on {@code out} whatever the environment says (tests draw it under CI too). */
+    static Progress drawn(String task, long total, String unit, PrintStream out) {
         int width = Math.max(20, columns() - 1);
         ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total)
                 .setStyle(ProgressBarStyle.ASCII).setConsumer(new InteractiveConsoleProgressBarConsumer(out, width))

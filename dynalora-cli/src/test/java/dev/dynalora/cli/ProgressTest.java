@@ -16,17 +16,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ProgressTest {
     @AfterEach
     void clear() {
-        System.clearProperty(Progress.TERMINAL_PROPERTY);
         System.clearProperty(Progress.COLUMNS_PROPERTY);
     }
 
     /** Every redraw of the bar (the text between carriage returns) as a terminal of that width would get it. */
     static List<String> draw(int columns) throws Exception {
-        System.setProperty(Progress.TERMINAL_PROPERTY, "true");
         System.setProperty(Progress.COLUMNS_PROPERTY, Integer.toString(columns));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-             Progress p = Progress.start("train", 345, "steps", out)) {
+             Progress p = Progress.drawn("train", 345, "steps", out)) {
             for (int step = 1; step <= 10; step++) {
                 p.stepTo(step, "loss 0.7007 lr 2.14e-05 1234 tok/s");
                 Thread.sleep(30);
