@@ -31,6 +31,8 @@ public final class BertEncoder {
     private final Param embLnBias;
     private final List<BertLayer> layers;
     private BertActivations acts;
+    /** Whether the last forward ran the last layer on the first tokens alone (its backward must too). */
+    private boolean lastFirstTokensOnly;
 
     public BertEncoder(ModelConfig config, WeightSource weights) {
         this.config = config;
@@ -91,6 +93,22 @@ public final class BertEncoder {
      * {@link #backward} are kept; without it, layers share buffers (inference).
      */
     public float[] forward(Kernels k, int[] ids, int[] typeIds, TokenBatch batch, boolean keepForBackward) {
+        return run(k, ids, typeIds, batch, keepForBackward, false);
+    }
+
+    /**
+     * Runs the encoder for a reader of each example's first token only (a [CLS] classifier); returns those
+     * tokens' last hidden states, [batch, hidden] (a buffer owned by the encoder, valid until the next
+     * forward). When the last layer's modules after the attention carry no adapter, that layer computes the
+     * first tokens alone (see {@link BertLayer#forwardFirstTokens}): the same numbers as {@link #forward}'s
+     * rows at positions 0, up to rounding, for about 13% less work per training step of a 6-layer model.
+     * Follow it with {@link #backwardFirstTokens}.
+     */
+    public float[] forwardFirstTokens(Kernels k, int[] ids, int[] typeIds, TokenBatch batch, boolean keepForBackward) {
+        return run(k, ids, typeIds, batch, keepForBackward, true);
+    }
+
+    private float[] run(Kernels k, int[] ids, int[] typeIds, TokenBatch batch, boolean keepForBackward, boolean firstTokens) {
         int b = batch.batch();
         int t = batch.seqLen();
         int h = config.hiddenSize();
@@ -124,9 +142,22 @@ public final class BertEncoder {
         });
         LayerNorm.forward(k, a.embLn, a.embMean, a.embRstd, a.embSum, embLnWeight.data(), embLnBias.data(), rows, h, (float) config.layerNormEps());
         float[] x = dropout(k, a.embLn, a.hidden[0], batch, rows * h);
-        for (int l = 0; l < layers.size(); l++) {
-            layers.get(l).forward(k, x, a.layer[l], a.hidden[l + 1], batch, maskBias(a, batch), l);
+        int last = layers.size() - 1;
+        lastFirstTokensOnly = firstTokens && layers.get(last).firstTokensExact();
+        for (int l = 0; l <= last; l++) {
+            if (l == last && lastFirstTokensOnly) {
+                layers.get(l).forwardFirstTokens(k, x, a.layer[l], a.hidden[l + 1], batch, maskBias(a, batch), l);
+            } else {
+                layers.get(l).forward(k, x, a.layer[l], a.hidden[l + 1], batch, maskBias(a, batch), l);
+            }
             x = a.hidden[l + 1];
+        }
+        if (firstTokens && !lastFirstTokensOnly) {
+            // Gather the first tokens' rows in place: row e * t moves to row e, and e <= e * t, so in increasing
+            // order no row is overwritten before it is read.
+            for (int e = 0; e < b; e++) {
+                System.arraycopy(x, e * t * h, x, e * h, h);
+            }
         }
         return x;
     }
@@ -166,17 +197,72 @@ public final class BertEncoder {
      * gradients below the lowest trainable parameter are not computed.
      */
     public void backward(Kernels k, float[] dHidden, int[] ids, TokenBatch batch) {
+        BertActivations a = backwardActivations();
+        int rows = batch.rows();
+        int h = config.hiddenSize();
+        System.arraycopy(dHidden, 0, a.dHiddenA, 0, rows * h);
+        backwardFrom(k, layers.size() - 1, a.dHiddenA, a.dHiddenB, ids, batch);
+    }
+
+    /**
+     * Backward of {@link #forwardFirstTokens}: dFirst [batch, hidden] is the gradient of the first tokens'
+     * last hidden states (only read). Accumulates the gradients of every trainable parameter, as
+     * {@link #backward} does.
+     */
+    public void backwardFirstTokens(Kernels k, float[] dFirst, int[] ids, TokenBatch batch) {
+        BertActivations a = backwardActivations();
+        int b = batch.batch();
+        int t = batch.seqLen();
+        int rows = batch.rows();
+        int h = config.hiddenSize();
+        int last = layers.size() - 1;
+        if (!lastFirstTokensOnly) {
+            Arrays.fill(a.dHiddenA, 0, rows * h, 0f);
+            for (int e = 0; e < b; e++) {
+                System.arraycopy(dFirst, e * h, a.dHiddenA, e * t * h, h);
+            }
+            backwardFrom(k, last, a.dHiddenA, a.dHiddenB, ids, batch);
+            return;
+        }
+        boolean needInputGrad = last > 0 || embeddingsTrainable();
+        float[] dInput = needInputGrad ? a.dHiddenB : null;
+        if (needInputGrad) {
+            k.parallelFor(rows * h, (from, to) -> Arrays.fill(dInput, from, to, 0f));
+        }
+        layers.get(last).backwardFirstTokens(k, a.hidden[last], a.layer[last], dFirst, dInput, batch, last);
+        if (needInputGrad) {
+            backwardFrom(k, last - 1, a.dHiddenB, a.dHiddenA, ids, batch);
+        }
+    }
+
+    /** Whether the last forward ran the last layer on the first tokens alone (see {@link #forwardFirstTokens}). */
+    public boolean lastForwardSkippedRows() {
+        return lastFirstTokensOnly;
+    }
+
+    private BertActivations backwardActivations() {
         BertActivations a = acts;
         if (a == null || !a.forBackward) {
             throw new IllegalStateException("backward without a forward pass that kept its activations");
         }
+        return a;
+    }
+
+    private boolean embeddingsTrainable() {
+        return embeddingParams().stream().anyMatch(Param::trainable);
+    }
+
+    /**
+     * Backpropagates dx (the gradient of layer {@code from}'s output, in one of the two gradient buffers; the
+     * other is dPrev) down through layer 0 and, when they are trainable, the embeddings. from == -1 starts at
+     * the embeddings.
+     */
+    private void backwardFrom(Kernels k, int fromLayer, float[] dx, float[] dPrev, int[] ids, TokenBatch batch) {
+        BertActivations a = acts;
         int rows = batch.rows();
         int h = config.hiddenSize();
-        boolean embTrainable = embeddingParams().stream().anyMatch(Param::trainable);
-        float[] dx = a.dHiddenA;
-        float[] dPrev = a.dHiddenB;
-        System.arraycopy(dHidden, 0, dx, 0, rows * h);
-        for (int l = layers.size() - 1; l >= 0; l--) {
+        boolean embTrainable = embeddingsTrainable();
+        for (int l = fromLayer; l >= 0; l--) {
             boolean needInputGrad = l > 0 || embTrainable;
             float[] zeroed = dPrev;
             k.parallelFor(rows * h, (from, to) -> Arrays.fill(zeroed, from, to, 0f));

@@ -9,6 +9,7 @@ import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.Add;
 import dev.dynalora.layers.Attention;
 import dev.dynalora.layers.Dropout;
+import dev.dynalora.layers.FirstTokenAttention;
 import dev.dynalora.layers.Gelu;
 import dev.dynalora.layers.LayerNorm;
 import dev.dynalora.tensor.Param;
@@ -97,6 +98,96 @@ public final class BertLayer {
         out.forward(k, a.act, a.ffn, batch);
         dropoutInPlace(k, a.ffn, rows * hidden, batch, stream(batch, layerIndex, 1), a.keepFfn);
         LayerNorm.forwardResidual(k, result, a.res2, a.mean2, a.rstd2, a.ffn, a.h1, ln2w.data(), ln2b.data(), rows, hidden, eps);
+    }
+
+    /**
+     * Whether {@link #forwardFirstTokens} gives the first tokens exactly what {@link #forward} gives them: the
+     * modules after the attention run on the first tokens alone there, which is only the same computation when
+     * they have no adapter (an adapter may look at a whole example, as Dynamic LoRA's gate does).
+     */
+    boolean firstTokensExact() {
+        return attnOut.adapter() == null && inter.adapter() == null && out.adapter() == null;
+    }
+
+    /**
+     * The layer for a reader of each example's first token only (a [CLS] classifier on the last layer):
+     * result [batch, hidden] holds the output rows of the tokens at positions 0, one per example. Queries,
+     * keys and values are projected for every token (the adapters on them see the whole batch, as in
+     * {@link #forward}); the attention, output projection, feed-forward block and layer norms run on the
+     * first tokens only. Activations are kept in the first rows of the layer's buffers.
+     */
+    void forwardFirstTokens(Kernels k, float[] x, BertActivations.Layer a, float[] result, TokenBatch batch,
+                            float[] maskBias, int layerIndex) {
+        int b = batch.batch();
+        int t = batch.seqLen();
+        int hd = hidden / heads;
+        query.forward(k, x, a.q, batch);
+        key.forward(k, x, a.k, batch);
+        value.forward(k, x, a.v, batch);
+        float[] probs = a.grads == null ? null : a.probs;
+        FirstTokenAttention.forward(k, a.ctx, probs, a.q, a.k, a.v, maskBias, b, t, heads, hd);
+        TokenBatch first = firstTokens(batch);
+        attnOut.forward(k, a.ctx, a.attn, first);
+        dropoutInPlace(k, a.attn, b * hidden, batch, stream(batch, layerIndex, 0), a.keepAttn);
+        // The residual's first rows, gathered into ffn (free until the FFN output below overwrites it).
+        for (int e = 0; e < b; e++) {
+            System.arraycopy(x, e * t * hidden, a.ffn, e * hidden, hidden);
+        }
+        LayerNorm.forwardResidual(k, a.h1, a.res1, a.mean1, a.rstd1, a.attn, a.ffn, ln1w.data(), ln1b.data(), b, hidden, eps);
+        inter.forward(k, a.h1, a.pre, first);
+        Gelu.forward(k, a.act, a.pre, b * intermediate);
+        out.forward(k, a.act, a.ffn, first);
+        dropoutInPlace(k, a.ffn, b * hidden, batch, stream(batch, layerIndex, 1), a.keepFfn);
+        LayerNorm.forwardResidual(k, result, a.res2, a.mean2, a.rstd2, a.ffn, a.h1, ln2w.data(), ln2b.data(), b, hidden, eps);
+    }
+
+    /** The first tokens as a batch of one-token examples (for the modules that run on them alone). */
+    private static TokenBatch firstTokens(TokenBatch batch) {
+        int[] ones = new int[batch.batch()];
+        Arrays.fill(ones, 1);
+        return new TokenBatch(batch.batch(), 1, ones, batch.training(), batch.dropoutSeed(), batch.step());
+    }
+
+    /**
+     * Backward of {@link #forwardFirstTokens}: dOut [batch, hidden] is the gradient of the first tokens'
+     * outputs (the only ones that exist); accumulates into dx [rows, hidden] (the gradient of the layer's
+     * input, every row) when not null.
+     */
+    void backwardFirstTokens(Kernels k, float[] x, BertActivations.Layer a, float[] dOut, float[] dx, TokenBatch batch,
+                             int layerIndex) {
+        int b = batch.batch();
+        int t = batch.seqLen();
+        int n = b * hidden;
+        int hd = hidden / heads;
+        BertActivations.Grads g = a.grads;
+        TokenBatch first = firstTokens(batch);
+        float[] dRes2 = g.dH1;
+        LayerNorm.backward(k, dRes2, ln2w.grad(), ln2b.grad(), dOut, a.res2, ln2w.data(), a.mean2, a.rstd2, b, hidden, true);
+        float[] dFfn = dropoutBackward(k, dRes2, g.dDrop, n, batch, a.keepFfn);
+        zero(k, g.dAct, b * intermediate);
+        out.backward(k, a.act, dFfn, g.dAct, first);
+        Gelu.backwardInPlace(k, a.pre, g.dAct, b * intermediate);
+        inter.backward(k, a.h1, g.dAct, g.dH1, first);
+        LayerNorm.backward(k, g.dRes, ln1w.grad(), ln1b.grad(), g.dH1, a.res1, ln1w.data(), a.mean1, a.rstd1, b, hidden, true);
+        if (dx != null) {
+            // The residual branch reaches the input at the first tokens only.
+            for (int e = 0; e < b; e++) {
+                int to = e * t * hidden;
+                int from = e * hidden;
+                for (int j = 0; j < hidden; j++) {
+                    dx[to + j] += g.dRes[from + j];
+                }
+            }
+        }
+        float[] dAttn = dropoutBackward(k, g.dRes, g.dDrop, n, batch, a.keepAttn);
+        zero(k, g.dCtx, n);
+        attnOut.backward(k, a.ctx, dAttn, g.dCtx, first);
+        // Only the first tokens' queries get a gradient; the other rows of dQ stay zero.
+        zero(k, g.dQ, batch.rows() * hidden);
+        FirstTokenAttention.backward(k, g.dQ, g.dK, g.dV, g.dCtx, a.probs, a.q, a.k, a.v, b, t, heads, hd);
+        query.backward(k, x, g.dQ, dx, batch);
+        key.backward(k, x, g.dK, dx, batch);
+        value.backward(k, x, g.dV, dx, batch);
     }
 
     /**

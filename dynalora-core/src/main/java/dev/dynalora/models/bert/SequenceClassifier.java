@@ -39,7 +39,6 @@ public final class SequenceClassifier implements AdaptableModel {
     private float[] logits = new float[0];
     private float[] dPooled = new float[0];
     private float[] dCls = new float[0];
-    private float[] dHidden = new float[0];
     private int lastBatch;
     private int[] lastIds;
 
@@ -132,13 +131,10 @@ public final class SequenceClassifier implements AdaptableModel {
     /** Logits [batch, numLabels] (a buffer owned by this object, valid until the next forward). */
     public float[] forward(Kernels k, int[] ids, int[] typeIds, TokenBatch batch, boolean keepForBackward) {
         int b = batch.batch();
-        int t = batch.seqLen();
         int h = encoder.config().hiddenSize();
-        float[] hidden = encoder.forward(k, ids, typeIds, batch, keepForBackward);
+        float[] first = encoder.forwardFirstTokens(k, ids, typeIds, batch, keepForBackward);
         ensure(b);
-        for (int e = 0; e < b; e++) {
-            System.arraycopy(hidden, e * t * h, cls, e * h, h);
-        }
+        System.arraycopy(first, 0, cls, 0, b * h);
         TokenBatch headBatch = new TokenBatch(b, 1, ones(b), batch.training(), batch.dropoutSeed(), batch.step());
         pooler.forward(k, cls, pooledPre, headBatch);
         for (int i = 0; i < b * h; i++) {
@@ -164,7 +160,6 @@ public final class SequenceClassifier implements AdaptableModel {
     /** Backpropagates dLogits [batch, numLabels] through head and encoder. */
     public void backward(Kernels k, float[] dLogits, TokenBatch batch) {
         int b = batch.batch();
-        int t = batch.seqLen();
         int h = encoder.config().hiddenSize();
         if (b != lastBatch) {
             throw new IllegalStateException("backward for a batch of " + b + " after a forward of " + lastBatch);
@@ -184,16 +179,8 @@ public final class SequenceClassifier implements AdaptableModel {
         }
         Arrays.fill(dCls, 0, b * h, 0f);
         pooler.backward(k, cls, dPooled, dCls, headBatch);
-        int rows = batch.rows();
-        if (dHidden.length < rows * h) {
-            dHidden = new float[rows * h];
-        }
-        Arrays.fill(dHidden, 0, rows * h, 0f);
-        for (int e = 0; e < b; e++) {
-            System.arraycopy(dCls, e * h, dHidden, e * t * h, h);
-        }
         if (encoderHasTrainable()) {
-            encoder.backward(k, dHidden, lastIds, batch);
+            encoder.backwardFirstTokens(k, dCls, lastIds, batch);
         }
     }
 
