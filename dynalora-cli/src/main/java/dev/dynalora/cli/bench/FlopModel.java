@@ -19,7 +19,7 @@ import java.util.List;
  * LoRA forward       sum over adapted modules of 2N r (in + out)    x A^T, then (x A^T) B^T
  * head forward       2BHH + 2BHC                    pooler and classifier on the [CLS] rows
  *
- * inference step     linear + attention forward     (bench forward: the encoder alone, no head, no adapters)
+ * inference step     linear + attention forward     (bench forward's LoRA and head add under 0.1% and are left out)
  * training step      forward + data gradients + weight gradients, where
  *   forward          linear + attention + LoRA + head forward
  *   data gradients   the input gradient of every product: as much as its forward for a linear layer (dX = dY W),
@@ -29,6 +29,11 @@ import java.util.List;
  *   weight gradients only for trainable weights, as much as their forward each (dW = dY^T X): LoRA's A and B
  *                    and the head (pooler and classifier) for the adapter methods
  * </pre>
+ *
+ * These are model FLOPs: the computation as the reference does it, every token through every layer. A classifier
+ * reads only the [CLS] token, so dynalora's last layer computes the other tokens' keys and values only (see
+ * BertEncoder.forwardFirstTokens) and executes about 13% fewer FLOPs than counted here for a 6-layer model; its
+ * MFU is the usual model FLOPs utilisation, not the share of the machine's peak its arithmetic occupies.
  *
  * The pooler counts although PyTorch's reference has none (2BHH is about 0.01% of a MiniLM step at seq 128), so
  * that both engines are divided by the same number; Dynamic LoRA's per-example gate (a few FLOPs per token) is
