@@ -61,6 +61,14 @@ public final class LinearModule {
         this.adapter = adapter;
     }
 
+    /**
+     * Whether backward has anything to do when no input gradient is wanted (dx null): a trainable weight or
+     * bias, or an adapter. When not, the caller may skip computing this module's output gradient at all.
+     */
+    public boolean needsGradientWithoutInput() {
+        return adapter != null || weight.trainable() || (bias != null && bias.trainable());
+    }
+
     public void forward(Kernels k, float[] x, float[] y, TokenBatch batch) {
         Linear.forward(k, y, x, weight.data(), bias == null ? null : bias.data(), batch.rows(), in, out);
         if (adapter != null) {

@@ -183,11 +183,16 @@ public final class BertLayer {
         zero(k, g.dCtx, n);
         attnOut.backward(k, a.ctx, dAttn, g.dCtx, first);
         // Only the first tokens' queries get a gradient; the other rows of dQ stay zero.
-        zero(k, g.dQ, batch.rows() * hidden);
-        FirstTokenAttention.backward(k, g.dQ, g.dK, g.dV, g.dCtx, a.probs, a.q, a.k, a.v, b, t, heads, hd);
-        query.backward(k, x, g.dQ, dx, batch);
-        key.backward(k, x, g.dK, dx, batch);
-        value.backward(k, x, g.dV, dx, batch);
+        if (dx != null || query.needsGradientWithoutInput()) {
+            zero(k, g.dQ, batch.rows() * hidden);
+        }
+        float[] dQ = dx != null || query.needsGradientWithoutInput() ? g.dQ : null;
+        float[] dK = dx != null || key.needsGradientWithoutInput() ? g.dK : null;
+        float[] dV = dx != null || value.needsGradientWithoutInput() ? g.dV : null;
+        FirstTokenAttention.backward(k, dQ, dK, dV, g.dCtx, a.probs, a.q, a.k, a.v, b, t, heads, hd);
+        backwardIf(k, query, x, dQ, dx, batch);
+        backwardIf(k, key, x, dK, dx, batch);
+        backwardIf(k, value, x, dV, dx, batch);
     }
 
     /**
@@ -245,11 +250,21 @@ public final class BertLayer {
         float[] dAttn = dropoutBackward(k, g.dRes, g.dDrop, n, batch, a.keepAttn);
         zero(k, g.dCtx, n);
         attnOut.backward(k, a.ctx, dAttn, g.dCtx, batch);
-        // dQ, dK, dV are written by the attention backward (overwrite), not accumulated.
-        Attention.backward(k, g.dQ, g.dK, g.dV, g.dProbs, g.dCtx, a.probs, a.q, a.k, a.v, batch.batch(), batch.seqLen(),
+        // dQ, dK, dV are written by the attention backward (overwrite), not accumulated. Without an input
+        // gradient (the lowest layer above frozen embeddings) a projection with nothing trainable needs none.
+        float[] dQ = dx != null || query.needsGradientWithoutInput() ? g.dQ : null;
+        float[] dK = dx != null || key.needsGradientWithoutInput() ? g.dK : null;
+        float[] dV = dx != null || value.needsGradientWithoutInput() ? g.dV : null;
+        Attention.backward(k, dQ, dK, dV, g.dProbs, g.dCtx, a.probs, a.q, a.k, a.v, batch.batch(), batch.seqLen(),
                 heads, heads, hd, true);
-        query.backward(k, x, g.dQ, dx, batch);
-        key.backward(k, x, g.dK, dx, batch);
-        value.backward(k, x, g.dV, dx, batch);
+        backwardIf(k, query, x, dQ, dx, batch);
+        backwardIf(k, key, x, dK, dx, batch);
+        backwardIf(k, value, x, dV, dx, batch);
+    }
+
+    private static void backwardIf(Kernels k, LinearModule m, float[] x, float[] dy, float[] dx, TokenBatch batch) {
+        if (dy != null) {
+            m.backward(k, x, dy, dx, batch);
+        }
     }
 }
