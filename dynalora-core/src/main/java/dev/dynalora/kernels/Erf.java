@@ -1,4 +1,4 @@
-package dev.dynalora.layers;
+package dev.dynalora.kernels;
 
 /**
  * The error function and its complement in double precision. Java has no {@code Math.erf}, and GELU needs
@@ -121,7 +121,7 @@ public final class Erf {
      * over the arguments GELU passes before its result underflows float (|x| <= 9.4), and skipping it
      * saves one exp per element.
      */
-    static double erfcForFloat(double x) {
+    public static double erfcForFloat(double x) {
         return erfc(x, false);
     }
 
