@@ -10,6 +10,9 @@ package dev.dynalora.kernels;
  * provided that this notice is preserved."): rational approximations on [0, 0.84375], [0.84375, 1.25],
  * [1.25, 1/0.35] and [1/0.35, 28], each below one ulp of double. Evaluating in double and rounding to
  * float gives a correctly rounded float in practice, far inside the 1e-7 relative the layers need.
+ *
+ * <p>Used by {@link ScalarKernels}' GELU and by the double-precision GELU reference of the layer tests; the
+ * Vector API backend evaluates GELU with its own float approximation.
  */
 public final class Erf {
 

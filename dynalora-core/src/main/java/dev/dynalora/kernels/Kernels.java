@@ -316,7 +316,7 @@ public interface Kernels {
                      int units, int unitRows, int in, float[] w, float bias, float eps);
 
     /**
-     * Backward of {@link #gateForward} given dGate[units]: dz = dGate * g (1 - g / 2) with g = gate;
+     * Backward of {@link #gateForward} given dGate[units]: dz = dGate * 2 s (1 - s) with s = gate / 2;
      * db[0] += dz and dw += dz * normed, summed over units in order; and, when dx is not null, for every
      * unmasked row of unit e, dx += (dz w - n mean(dz w . n)) / (r count) (mean over in, dot in double).
      */
