@@ -13,9 +13,11 @@ package dev.dynalora.kernels;
  * pool (the element-wise and row operations are in {@code dev.dynalora.kernels.vector}); {@link
  * ScalarKernels} is a single-threaded plain-loop backend written from the formulas, the tests' independent
  * reference; {@link ReferenceKernels} pairs a triple-loop SGEMM with the Vector API element-wise operations
- * (the layers' unit tests run on it). What is not behind the seam: index bookkeeping with no arithmetic
- * (copies of active LoRA components, masks), the allocators' per-step statistics over adapter weights, and
- * merging adapters into base weights (done once, outside training).
+ * (the layers' unit tests run on it). What is not behind the seam yet: three small loops of the BERT model
+ * (the position and token-type embedding sum and its gradient in BertEncoder, the classifier's pooler tanh) and
+ * Dynamic LoRA's copies of its active components with the scatter of their B gradients; and, outside the
+ * forward and backward passes, the allocators' per-step statistics, merging adapters into base weights and the
+ * sampler's loops.
  *
  * <p>Conventions. All matrices are row-major float32 stored in flat arrays; SGEMM takes an offset and a
  * leading dimension (row stride), so a slice such as one attention head inside a [tokens, hidden]
