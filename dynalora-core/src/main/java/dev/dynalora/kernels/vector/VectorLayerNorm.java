@@ -70,7 +70,7 @@ public final class VectorLayerNorm {
     }
 
     // Each row pass is its own small method with one vector loop: C2 on JDK 17 compiles small Vector API
-    // loops reliably and big ones badly (see Gelu).
+    // loops reliably and big ones badly (see VectorGelu).
 
     private static void addRow(float[] res, float[] a, float[] b, int base, int dim) {
         int c = 0;

@@ -117,7 +117,7 @@ public final class VectorSwiGlu {
             FloatVector u = FloatVector.fromArray(S, up, off + j);
             FloatVector s = V_ONE.blend(ev, gv.compare(VectorOperators.LT, V_ZERO)).div(ev.add(V_ONE));
             FloatVector dSilu = gv.fma(V_ONE.sub(s), V_ONE).mul(s);
-            // Two conditional stores on loop-invariant flags (no vector select between them; see Gelu).
+            // Two conditional stores on loop-invariant flags (no vector select between them; see VectorGelu).
             if (dUp != null) {
                 d.mul(gv.mul(s)).intoArray(dUp, off + j);
             }
