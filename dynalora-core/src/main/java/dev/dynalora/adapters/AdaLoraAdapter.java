@@ -148,18 +148,12 @@ public final class AdaLoraAdapter implements LinearAdapter {
             ue = new float[rows * rank];
             du = new float[rows * rank];
         }
-        float[] ed = e.data();
-        for (int j = 0; j < rank; j++) {
-            ev[j] = ed[j] * factor;
-        }
+        // ev = E * factor
+        k.scale(ev, 0, e.data(), 0, rank, factor);
         // u = drop(x) A^T   ([rows, in] x [in, r]); x A^T without dropout
         dropout.project(k, x, a.data(), u, rows, rank, in, batch);
-        for (int i = 0; i < rows; i++) {
-            int o = i * rank;
-            for (int j = 0; j < rank; j++) {
-                ue[o + j] = u[o + j] * ev[j];
-            }
-        }
+        // ue = u * ev, column by column
+        k.scaleColumns(ue, u, rows, rank, ev);
         // y += ue B^T   ([rows, r] x [r, out])
         k.sgemm(false, true, rows, out, rank, 1f, ue, 0, rank, b.data(), 0, rank, 1f, y, 0, out);
     }
@@ -172,18 +166,7 @@ public final class AdaLoraAdapter implements LinearAdapter {
         // dB += dy^T ue   ([out, rows] x [rows, r])
         k.sgemm(true, false, out, rank, rows, 1f, dy, 0, out, ue, 0, rank, 1f, b.grad(), 0, rank);
         // dE[j] += factor * sum_rows dUe[., j] u[., j]; then dU = dUe * E * factor.
-        double[] de = new double[rank];
-        for (int i = 0; i < rows; i++) {
-            int o = i * rank;
-            for (int j = 0; j < rank; j++) {
-                de[j] += (double) du[o + j] * u[o + j];
-                du[o + j] *= ev[j];
-            }
-        }
-        float[] eg = e.grad();
-        for (int j = 0; j < rank; j++) {
-            eg[j] += (float) (de[j] * factor);
-        }
+        k.scaleColumnsBackward(du, u, ev, rows, rank, factor, e.grad());
         // dA += dU^T drop(x)   ([r, rows] x [rows, in])
         dropout.weightGradient(k, du, x, a.grad(), rows, rank, in, batch);
         if (dx != null) {

@@ -3,8 +3,6 @@ package dev.dynalora.adapters;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,7 +26,6 @@ import java.util.SplittableRandom;
  */
 public final class LoraAdapter implements LinearAdapter {
     static final float RMS_EPS = 1e-6f;
-    private static final VectorSpecies<Float> V = FloatVector.SPECIES_PREFERRED;
 
     private final String name;
     private final int in;
@@ -310,19 +307,8 @@ public final class LoraAdapter implements LinearAdapter {
         float[] bv = compacted ? bC : b.data();
         // u = drop(x) A^T  ([rows, in] x [in, ra]); x A^T without dropout
         dropout.project(k, x, av, u, rows, ra, in, batch);
-        if (gateW != null) {
-            int t = perToken ? 1 : batch.seqLen();
-            for (int i = 0; i < rows; i++) {
-                float f = scaling * gate[i / t];
-                for (int j = 0; j < ra; j++) {
-                    us[i * ra + j] = f * u[i * ra + j];
-                }
-            }
-        } else {
-            for (int i = 0; i < rows * ra; i++) {
-                us[i] = scaling * u[i];
-            }
-        }
+        // us = s * g * u, row by row (g = 1 without a gate)
+        k.scaleRows(us, u, rows, ra, scaling, gateW != null ? gate : null, unitLength(batch));
         // y += us B^T ([rows, ra] x [ra, out])
         k.sgemm(false, true, rows, out, ra, 1f, us, 0, ra, bv, 0, ra, 1f, y, 0, out);
     }
@@ -333,11 +319,8 @@ public final class LoraAdapter implements LinearAdapter {
      */
     private void computeGates(Kernels k, float[] x, TokenBatch batch) {
         int units = perToken ? batch.rows() : batch.batch();
-        k.parallelFor(units, (from, to) -> {
-            for (int e = from; e < to; e++) {
-                computeGate(x, batch, e);
-            }
-        });
+        k.gateForward(gate, normed, rms, counts, x, batch.attentionMask(), units, unitLength(batch), in,
+                gateW.data(), gateB.data()[0], RMS_EPS);
         if (perToken) {
             int[] am = batch.attentionMask();
             int n = 0;
@@ -355,38 +338,6 @@ public final class LoraAdapter implements LinearAdapter {
     /** The rows of gate unit e: an example's tokens, or one token. */
     private int unitLength(TokenBatch batch) {
         return perToken ? 1 : batch.seqLen();
-    }
-
-    private void computeGate(float[] x, TokenBatch batch, int e) {
-        int t = unitLength(batch);
-        int[] am = batch.attentionMask();
-        float[] w = gateW.data();
-        float bias = gateB.data()[0];
-        int off = e * in;
-        Arrays.fill(normed, off, off + in, 0f);
-        int c = 0;
-        for (int s = 0; s < t; s++) {
-            if (am[e * t + s] == 0) {
-                continue;
-            }
-            c++;
-            addRow(normed, off, x, (e * t + s) * in, in);
-        }
-        counts[e] = c;
-        double ss = 0;
-        float invC = c == 0 ? 0f : 1f / c;
-        for (int j = 0; j < in; j++) {
-            normed[off + j] *= invC;
-            ss += (double) normed[off + j] * normed[off + j];
-        }
-        float r = (float) Math.sqrt(ss / in + RMS_EPS);
-        rms[e] = r;
-        double z = bias;
-        for (int j = 0; j < in; j++) {
-            normed[off + j] /= r;
-            z += (double) w[j] * normed[off + j];
-        }
-        gate[e] = (float) (2.0 / (1.0 + Math.exp(-z)));
     }
 
     @Override
@@ -411,22 +362,12 @@ public final class LoraAdapter implements LinearAdapter {
             k.sgemm(true, false, out, ra, rows, 1f, dy, 0, out, us, 0, ra, 1f, bGrad, 0, ra);
             if (gateW != null) {
                 long t0 = System.nanoTime();
-                for (int i = 0; i < rows; i++) {
-                    double s = 0;
-                    for (int j = 0; j < ra; j++) {
-                        s += (double) du[i * ra + j] * u[i * ra + j];
-                    }
-                    dGate[i / t] += (float) (s * scaling);
-                }
+                // dGate[unit] += s * sum_j dUs u over the unit's rows
+                k.rowDotsAccumulate(dGate, du, u, rows, ra, scaling, t);
                 extraNanos += System.nanoTime() - t0;
             }
             // dU = dUs * s * g
-            for (int i = 0; i < rows; i++) {
-                float f = scaling * (gateW != null ? gate[i / t] : 1f);
-                for (int j = 0; j < ra; j++) {
-                    du[i * ra + j] *= f;
-                }
-            }
+            k.scaleRows(du, du, rows, ra, scaling, gateW != null ? gate : null, t);
             // dA += dU^T drop(x)   ([ra, rows] x [rows, in])
             dropout.weightGradient(k, du, x, aGrad, rows, ra, in, batch);
             if (dx != null) {
@@ -435,7 +376,7 @@ public final class LoraAdapter implements LinearAdapter {
             }
             if (compacted) {
                 long t0 = System.nanoTime();
-                scatterGradients();
+                scatterGradients(k);
                 extraNanos += System.nanoTime() - t0;
             }
         }
@@ -447,15 +388,11 @@ public final class LoraAdapter implements LinearAdapter {
     }
 
     /** Adds the compact gradients into the active rows of dA and columns of dB. */
-    private void scatterGradients() {
+    private void scatterGradients(Kernels k) {
         float[] ag = a.grad();
         float[] bg = b.grad();
         for (int c = 0; c < ra; c++) {
-            int dst = active[c] * in;
-            int src = c * in;
-            for (int i = 0; i < in; i++) {
-                ag[dst + i] += aGradC[src + i];
-            }
+            k.accumulate(ag, active[c] * in, aGradC, c * in, in);
         }
         for (int o = 0; o < out; o++) {
             for (int c = 0; c < ra; c++) {
@@ -465,74 +402,12 @@ public final class LoraAdapter implements LinearAdapter {
     }
 
     /**
-     * Back through g = 2 sigmoid(z), z = w . n + b, n = m / rms(m), m = mean of real tokens. The gate's own
-     * gradients are summed over examples in order on this thread (a fixed order, whatever the thread count); the
-     * input gradient of each example touches only that example's rows, so examples are spread over the threads.
+     * Back through g = 2 sigmoid(z), z = w . n + b, n = m / rms(m), m = mean of real tokens
+     * ({@link Kernels#gateBackward}): the gate's own gradients, and the input gradient through the mean.
      */
     private void gateBackward(Kernels k, float[] x, float[] dGate, float[] dx, TokenBatch batch) {
-        float[] dw = gateW.grad();
-        int units = dGate.length;
-        float[] dz = new float[units];
-        for (int e = 0; e < units; e++) {
-            float sig = gate[e] / 2f;
-            dz[e] = dGate[e] * 2f * sig * (1f - sig);
-            gateB.grad()[0] += dz[e];
-            int off = e * in;
-            for (int j = 0; j < in; j++) {
-                dw[j] += dz[e] * normed[off + j];
-            }
-        }
-        if (dx == null) {
-            return;
-        }
-        k.parallelFor(units, (from, to) -> {
-            float[] dn = new float[in];
-            for (int e = from; e < to; e++) {
-                gateInputGradient(dz[e], dn, dx, batch, e);
-            }
-        });
-    }
-
-    /** dx of example e's real tokens += d(mean)/dx: rmsnorm backward, dm = (dn - n * mean(dn * n)) / rms, over the count. */
-    private void gateInputGradient(float dze, float[] dn, float[] dx, TokenBatch batch, int e) {
-        if (counts[e] == 0) {
-            return;
-        }
-        int t = unitLength(batch);
-        int[] am = batch.attentionMask();
-        float[] w = gateW.data();
-        int off = e * in;
-        double dot = 0;
-        for (int j = 0; j < in; j++) {
-            dn[j] = dze * w[j];
-            dot += (double) dn[j] * normed[off + j];
-        }
-        float meanDot = (float) (dot / in);
-        float inv = 1f / (rms[e] * counts[e]);
-        for (int j = 0; j < in; j++) {
-            dn[j] = (dn[j] - normed[off + j] * meanDot) * inv;
-        }
-        for (int s = 0; s < t; s++) {
-            if (am[e * t + s] == 0) {
-                continue;
-            }
-            addRow(dx, (e * t + s) * in, dn, 0, in);
-        }
-    }
-
-    /**
-     * dst[d..d+n) += src[s..s+n), in vector lanes: the gate's two passes over all tokens (the mean in forward,
-     * the input gradient in backward) are most of its cost. Each element is one float add, as in a scalar loop,
-     * so the results do not depend on the vector width.
-     */
-    private static void addRow(float[] dst, int d, float[] src, int s, int n) {
-        int j = 0;
-        for (int bound = V.loopBound(n); j < bound; j += V.length()) {
-            FloatVector.fromArray(V, dst, d + j).add(FloatVector.fromArray(V, src, s + j)).intoArray(dst, d + j);
-        }
-        for (; j < n; j++) {
-            dst[d + j] += src[s + j];
-        }
+        k.gateBackward(dx, gateW.grad(), gateB.grad(), dGate, gate, normed, rms, counts, gateW.data(),
+                batch.attentionMask(), dGate.length, unitLength(batch), in);
     }
 
     @Override

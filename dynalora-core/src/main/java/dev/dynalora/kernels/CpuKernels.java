@@ -5,12 +5,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
+import dev.dynalora.kernels.vector.VectorKernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The fast CPU backend: a packed, register-blocked SGEMM on the Vector API (BLIS-style) and a persistent
- * fixed thread pool.
+ * The default backend: a packed, register-blocked SGEMM on the Vector API (BLIS-style), a persistent fixed
+ * thread pool, and the Vector API element-wise and row operations of {@link VectorKernels} (norms, softmax,
+ * activations, dropout, losses, RoPE, AdamW, the adapters' work), which run their parallel loops on this pool.
  *
  * <h2>SGEMM structure</h2>
  * The classic five loops around a micro-kernel:
@@ -59,7 +61,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code -Ddynalora.sgemm.vectorBits=128|256|512} the vector width (the tests use these to exercise every
  * kernel and width); {@code dynalora.sgemm.kc/mc/nc} override the block sizes for tuning.
  */
-public final class CpuKernels implements Kernels, AutoCloseable {
+public final class CpuKernels extends VectorKernels implements AutoCloseable {
 
     static final VectorSpecies<Float> F = species();
     static final int L = F.length();
@@ -154,6 +156,16 @@ public final class CpuKernels implements Kernels, AutoCloseable {
         return threads;
     }
 
+    private static final CpuKernels SERIAL = new CpuKernels(1);
+
+    /**
+     * A shared one-thread instance (it holds no pool, so it needs no closing): for the few callers that have
+     * no backend at hand, such as a sampler's softmax over one row of logits.
+     */
+    public static CpuKernels serial() {
+        return SERIAL;
+    }
+
     /** Describes the compiled-in configuration (vector width, micro-kernel, block sizes). */
     public static String describe() {
         return "vector=" + L + "x float (" + F.vectorBitSize() + " bit), micro-kernel=" + MR + "x" + NR
@@ -162,7 +174,7 @@ public final class CpuKernels implements Kernels, AutoCloseable {
 
     @Override
     public void close() {
-        if (pool != null) {
+        if (pool != null && this != SERIAL) {
             pool.close();
         }
     }

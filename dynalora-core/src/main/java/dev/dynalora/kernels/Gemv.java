@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * on m, on how many other rows share the call, or on the thread count. A sequence decoded alone therefore
  * gets exactly the numbers it gets inside a batch. (The result differs from the blocked GEMM's, which sums
  * each element in k order, by float rounding only.) The lanes are not summed with
- * {@code reduceLanes(ADD)}, whose order differs between the interpreter and C2 (see layers.Lanes).
+ * {@code reduceLanes(ADD)}, whose order differs between the interpreter and C2 (see kernels.vector.Lanes).
  *
  * <p>The kernels keep their accumulators in locals and sum their lanes in registers before returning:
  * no vector crosses a method call (on JDK 17 an uninlined call boxes it).

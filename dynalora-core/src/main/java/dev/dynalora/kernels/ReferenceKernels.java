@@ -1,10 +1,15 @@
 package dev.dynalora.kernels;
 
+import dev.dynalora.kernels.vector.VectorKernels;
+
 /**
- * A plain triple-loop implementation of {@link Kernels}, single-threaded, accumulating in double. It is
- * the independent reference that the fast kernels are tested against, not something to run models on.
+ * A single-threaded backend whose matrix products are a plain triple loop accumulating in double: the
+ * independent reference that the blocked SGEMM is tested against (SgemmTest), and a backend on which the
+ * layers' unit tests run the default element-wise operations ({@link VectorKernels}, the same code as
+ * {@link CpuKernels}) around an easily trusted product. Not something to run models on. For an independent
+ * reference of every operation, see {@link ScalarKernels}.
  */
-public final class ReferenceKernels implements Kernels {
+public final class ReferenceKernels extends VectorKernels {
 
     @Override
     public int threads() {

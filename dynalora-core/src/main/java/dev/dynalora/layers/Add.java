@@ -4,14 +4,13 @@ import dev.dynalora.kernels.Kernels;
 
 /**
  * Elementwise sum, for residual connections and for summing word + position + token-type embeddings.
- * Backward of a sum just passes the gradient to both inputs; {@link #accumulate} is that step.
+ * Backward of a sum just passes the gradient to both inputs; {@link #accumulate} is that step. Checks the
+ * sizes and runs {@link Kernels#add} and {@link Kernels#accumulate}.
  */
 public final class Add {
 
     private Add() {
     }
-
-    private static final int MIN_PARALLEL = 1 << 15;
 
     /** out[i] = a[i] + b[i] for i in [0, n). out may be the same array as a or b. */
     public static void forward(Kernels k, float[] out, float[] a, float[] b, int n) {
@@ -19,11 +18,7 @@ public final class Add {
         Checks.len(out, n, "out");
         Checks.len(a, n, "a");
         Checks.len(b, n, "b");
-        run(k, n, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                out[i] = a[i] + b[i];
-            }
-        });
+        k.add(out, a, b, n);
     }
 
     /** da += dout and db += dout; either may be null (skipped). */
@@ -40,20 +35,6 @@ public final class Add {
         Checks.nonNegative(n, "n");
         Checks.len(dst, n, "dst");
         Checks.len(src, n, "src");
-        run(k, n, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                dst[i] += src[i];
-            }
-        });
-    }
-
-    private static void run(Kernels k, int n, Kernels.RangeBody body) {
-        if (n < MIN_PARALLEL) {
-            if (n > 0) {
-                body.run(0, n);
-            }
-        } else {
-            k.parallelFor(n, body);
-        }
+        k.accumulate(dst, 0, src, 0, n);
     }
 }

@@ -88,15 +88,9 @@ public final class Attention {
                 // scores = scale * Q K^T, [T, T], straight into the probs slice (it is softmaxed in place).
                 kern.sgemmLocal(false, true, seqLen, seqLen, headDim, scale,
                         q, qOff, hDim, k, kOff, kvDim, 0f, p, pOff, seqLen);
-                for (int i = 0; i < seqLen; i++) {
-                    int row = pOff + i * seqLen;
-                    int len = causal ? i + 1 : seqLen;
-                    // The padding bias is added in the softmax's max pass (one pass less over the row).
-                    Softmax.rowInPlace(p, row, len, maskBias, b * seqLen);
-                    for (int j = len; j < seqLen; j++) {
-                        p[row + j] = 0f;
-                    }
-                }
+                // Row i softmaxes its first i + 1 scores under causal (the rest set to 0), else all seqLen; the
+                // padding bias is added in the softmax's max pass (one pass less over the row).
+                kern.softmaxRowsLocal(p, pOff, seqLen, seqLen, causal ? 1 : seqLen, maskBias, b * seqLen);
                 // ctx_h = P V, written into this head's column slice of ctx.
                 kern.sgemmLocal(false, false, seqLen, headDim, seqLen, 1f,
                         p, pOff, seqLen, v, kOff, kvDim, 0f, ctx, qOff, hDim);
@@ -187,9 +181,7 @@ public final class Attention {
                     // causally excluded entries have P == 0 and so get no gradient.
                     kern.sgemmLocal(false, true, seqLen, seqLen, headDim, 1f,
                             dctx, qOff, hDim, v, kOff, kvDim, 0f, ds, sOff, seqLen);
-                    for (int i = 0; i < seqLen; i++) {
-                        Softmax.rowBackwardInPlace(probs, pOff + i * seqLen, ds, sOff + i * seqLen, seqLen);
-                    }
+                    kern.softmaxBackwardRowsLocal(probs, pOff, ds, sOff, seqLen, seqLen);
                     // S = scale * Q K^T: dQ += scale * dS K, dK += scale * dS^T Q.
                     if (dq != null) {
                         kern.sgemmLocal(false, false, seqLen, headDim, seqLen, scale,

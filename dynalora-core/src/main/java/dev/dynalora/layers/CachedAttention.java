@@ -13,7 +13,8 @@ import dev.dynalora.kernels.Kernels;
  * decode segment (count 1) is one query against the whole past. Sequences never see each other, so
  * sequences of different lengths share a step without padding.
  *
- * <p>The products go through {@link Kernels#sgemmLocal}; a decode query is one row, which the CPU backend
+ * <p>The products go through {@link Kernels#sgemmLocal} and the score rows through
+ * {@link Kernels#softmaxRowsLocal}; a decode query is one row, which the CPU backend
  * runs as dot products over the cached keys. Results do not depend on the thread count (one task per
  * segment and head, each with its own slice of ctx).
  */
@@ -71,11 +72,7 @@ public final class CachedAttention {
                     int qOff = (firstRow[s] + i0) * hDim + h * headDim;
                     // scores = scale * Q_h K_h^T, [n, len]; row i keeps its first pos0 + i + 1 entries.
                     kern.sgemmLocal(false, true, n, len, headDim, scale, q, qOff, hDim, keys[s], kOff, kvDim, 0f, p, 0, len);
-                    for (int i = 0; i < n; i++) {
-                        int visible = pos0 + i + 1;
-                        Softmax.rowInPlace(p, i * len, visible);
-                        java.util.Arrays.fill(p, i * len + visible, (i + 1) * len, 0f);
-                    }
+                    kern.softmaxRowsLocal(p, 0, n, len, pos0 + 1, null, 0);
                     // ctx_h = P V_h, into this head's columns of the block's rows.
                     kern.sgemmLocal(false, false, n, headDim, len, 1f, p, 0, len, values[s], kOff, kvDim, 0f, ctx, qOff, hDim);
                 }

@@ -1,13 +1,16 @@
 package dev.dynalora.layers;
 
 import dev.dynalora.kernels.Kernels;
+import dev.dynalora.kernels.vector.VectorLosses;
 
 /**
  * Softmax cross-entropy over logits [batch, classes] with integer labels, averaged over the examples whose
- * label is not {@link #IGNORE_INDEX} (torch.nn.CrossEntropyLoss's default reduction and ignore_index).
+ * label is not {@link #IGNORE_INDEX} (torch.nn.CrossEntropyLoss's default reduction and ignore_index). Checks
+ * the labels and sizes and runs {@link Kernels#crossEntropyForward}, {@link Kernels#crossEntropyBackward} and
+ * {@link Kernels#crossEntropyBackwardInPlace}.
  *
- * <p>Per-example loss is computed as logsumexp(logits) - logits[label] in double with the row maximum
- * subtracted, so it is finite for any finite logits (no log of an underflowed probability).
+ * <p>Per-example loss is logsumexp(logits) - logits[label] with the row maximum subtracted, so it is finite
+ * for any finite logits (no log of an underflowed probability).
  *
  * <p>Saved for backward: probs [batch, classes] (the softmax, written by forward) and the labels.
  */
@@ -19,15 +22,8 @@ public final class CrossEntropy {
     /** Label value that excludes an example from the loss and its gradient (PyTorch's ignore_index). */
     public static final int IGNORE_INDEX = -100;
 
-    /**
-     * From this many classes on (a language model's vocabulary) a row's softmax runs on the Vector API (float
-     * expf, see {@link Softmax#rowInPlaceLogSumExp}): with a double Math.exp per logit, the softmax over 32,000
-     * logits of 4,096 tokens took about a third of a stories15M training step. Classifiers' few classes keep
-     * the double-precision loop, which costs nothing there.
-     */
-    static final int VECTOR_CLASSES = 256;
-
-    private static final int MIN_PARALLEL = 1 << 14;
+    /** From this many classes on the default backend's row softmax runs on the Vector API (see {@link VectorLosses}). */
+    static final int VECTOR_CLASSES = VectorLosses.VECTOR_CLASSES;
 
     /**
      * Computes probs and the mean loss.
@@ -46,68 +42,9 @@ public final class CrossEntropy {
         Checks.len(probs, (long) batch * classes, "probs");
         Checks.len(logits, (long) batch * classes, "logits");
         Checks.lenOrNull(rowLoss, batch, "rowLoss");
-        int count = countLabels(labels, batch, classes);
-        // Each row's loss goes to its own slot and the mean is summed afterwards in row order, so the
-        // total is the same for any thread count.
-        final float[] losses = rowLoss != null ? rowLoss : new float[batch];
-        if (classes >= VECTOR_CLASSES) {
-            Kernels.RangeBody wide = (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    int base = r * classes;
-                    int label = labels[r];
-                    double target = label == IGNORE_INDEX ? 0 : logits[base + label];
-                    if (probs != logits) {
-                        System.arraycopy(logits, base, probs, base, classes);
-                    }
-                    double lse = Softmax.rowInPlaceLogSumExp(probs, base, classes);
-                    losses[r] = label == IGNORE_INDEX ? 0f : (float) (lse - target);
-                }
-            };
-            k.parallelFor(batch, wide);
-            return mean(losses, batch, count);
-        }
-        Kernels.RangeBody body = (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int base = r * classes;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int c = 0; c < classes; c++) {
-                    max = Math.max(max, logits[base + c]);
-                }
-                int label = labels[r];
-                double target = label == IGNORE_INDEX ? 0 : logits[base + label];
-                double sum = 0;
-                for (int c = 0; c < classes; c++) {
-                    float e = (float) Math.exp(logits[base + c] - max);
-                    probs[base + c] = e; // may overwrite logits[base + c] when probs == logits: already read
-                    sum += e;
-                }
-                float inv = (float) (1.0 / sum);
-                for (int c = 0; c < classes; c++) {
-                    probs[base + c] *= inv;
-                }
-                losses[r] = label == IGNORE_INDEX ? 0f : (float) (max + Math.log(sum) - target);
-            }
-        };
-        if ((long) batch * classes < MIN_PARALLEL) {
-            if (batch > 0) {
-                body.run(0, batch);
-            }
-        } else {
-            k.parallelFor(batch, body);
-        }
-        return mean(losses, batch, count);
-    }
-
-    /** The mean of the per-row losses over the non-ignored rows, summed in row order (thread-count independent). */
-    private static float mean(float[] losses, int batch, int count) {
-        if (count == 0) {
-            return 0f;
-        }
-        double total = 0;
-        for (int r = 0; r < batch; r++) {
-            total += losses[r];
-        }
-        return (float) (total / count);
+        countLabels(labels, batch, classes);
+        float[] losses = rowLoss != null ? rowLoss : new float[batch];
+        return k.crossEntropyForward(probs, losses, logits, labels, batch, classes, IGNORE_INDEX);
     }
 
     /**
@@ -130,27 +67,7 @@ public final class CrossEntropy {
         if (count == 0) {
             return;
         }
-        final float f = (float) ((double) dloss / count);
-        Kernels.RangeBody body = (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int label = labels[r];
-                if (label == IGNORE_INDEX) {
-                    continue;
-                }
-                int base = r * classes;
-                for (int c = 0; c < classes; c++) {
-                    float indicator = c == label ? 1f : 0f;
-                    dlogits[base + c] += f * (probs[base + c] - indicator);
-                }
-            }
-        };
-        if ((long) batch * classes < MIN_PARALLEL) {
-            if (batch > 0) {
-                body.run(0, batch);
-            }
-        } else {
-            k.parallelFor(batch, body);
-        }
+        k.crossEntropyBackward(dlogits, probs, labels, batch, classes, (float) ((double) dloss / count), IGNORE_INDEX);
     }
 
     /**
@@ -163,29 +80,8 @@ public final class CrossEntropy {
         Checks.positive(classes, "classes");
         Checks.len(probs, (long) batch * classes, "probs");
         int count = countLabels(labels, batch, classes);
-        final float f = count == 0 ? 0f : (float) ((double) dloss / count);
-        Kernels.RangeBody body = (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int base = r * classes;
-                int label = labels[r];
-                if (label == IGNORE_INDEX) {
-                    java.util.Arrays.fill(probs, base, base + classes, 0f);
-                    continue;
-                }
-                // f * p everywhere (a loop C2 vectorises), then the one-hot term at the label.
-                for (int c = 0; c < classes; c++) {
-                    probs[base + c] *= f;
-                }
-                probs[base + label] -= f;
-            }
-        };
-        if ((long) batch * classes < MIN_PARALLEL) {
-            if (batch > 0) {
-                body.run(0, batch);
-            }
-        } else {
-            k.parallelFor(batch, body);
-        }
+        float f = count == 0 ? 0f : (float) ((double) dloss / count);
+        k.crossEntropyBackwardInPlace(probs, labels, batch, classes, f, IGNORE_INDEX);
     }
 
     /** Validates labels and returns how many are not ignored. */

@@ -6,15 +6,13 @@ import dev.dynalora.kernels.Kernels;
  * Fully connected layer y[rows, out] = x[rows, in] . W^T + b with W stored [out, in] (the Hugging Face /
  * PyTorch nn.Linear layout, so checkpoint tensors are used as they are, without a transpose).
  *
- * <p>Saved for backward: nothing beyond the caller's own x (needed only for dW) and W (needed only for dx).
+ * <p>The products are {@link Kernels#sgemm}; the bias goes through {@link Kernels#addBiasRows} and its gradient
+ * through {@link Kernels#columnSums}. Saved for backward: nothing beyond the caller's own x (needed only for dW) and W (needed only for dx).
  */
 public final class Linear {
 
     private Linear() {
     }
-
-    /** Below this many output elements the bias broadcast runs on the calling thread. */
-    private static final int MIN_PARALLEL = 1 << 14;
 
     /**
      * out = x . W^T + b (out overwritten).
@@ -50,7 +48,7 @@ public final class Linear {
         if (bias != null) {
             // Broadcast the bias into out first and let the gemm accumulate onto it: one pass over out
             // instead of a gemm pass plus a separate bias pass.
-            addBiasRows(k, out, bias, rows, outDim, accumulate);
+            k.addBiasRows(out, bias, rows, outDim, accumulate);
             beta = 1f;
         }
         k.sgemm(false, true, rows, outDim, inDim, 1f, x, 0, inDim, w, 0, inDim, beta, out, 0, outDim);
@@ -96,44 +94,8 @@ public final class Linear {
         }
     }
 
-    /**
-     * db[c] += sum over rows of dout[r, c]. Parallel over column chunks, each summing all rows in row
-     * order: the reduction is never split across threads, so the result is identical for every thread
-     * count, and the inner loop over contiguous columns vectorises.
-     */
+    /** db[c] += sum over rows of dout[r, c] ({@link Kernels#columnSums}). */
     static void columnSums(Kernels k, float[] db, float[] dout, int rows, int cols) {
-        Kernels.RangeBody body = (c0, c1) -> {
-            for (int r = 0; r < rows; r++) {
-                int base = r * cols;
-                for (int c = c0; c < c1; c++) {
-                    db[c] += dout[base + c];
-                }
-            }
-        };
-        if ((long) rows * cols < MIN_PARALLEL) {
-            body.run(0, cols);
-        } else {
-            k.parallelFor(cols, body);
-        }
-    }
-
-    private static void addBiasRows(Kernels k, float[] out, float[] bias, int rows, int cols, boolean accumulate) {
-        Kernels.RangeBody body = (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int base = r * cols;
-                if (accumulate) {
-                    for (int c = 0; c < cols; c++) {
-                        out[base + c] += bias[c];
-                    }
-                } else {
-                    System.arraycopy(bias, 0, out, base, cols);
-                }
-            }
-        };
-        if ((long) rows * cols < MIN_PARALLEL) {
-            body.run(0, rows);
-        } else {
-            k.parallelFor(rows, body);
-        }
+        k.columnSums(db, dout, rows, cols);
     }
 }

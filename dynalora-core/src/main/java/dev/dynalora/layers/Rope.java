@@ -1,8 +1,6 @@
 package dev.dynalora.layers;
 
 import dev.dynalora.kernels.Kernels;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Rotary position embedding in the rotate-half convention of Hugging Face's Llama (and GPT-NeoX): within
@@ -20,15 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  * 255 the float angle is off the exact one by up to 1.5e-5 radians; taking the exact angle would be more
  * accurate but would not be the model the checkpoints were trained and are evaluated with.
  *
- * <p>A Rope holds its cos/sin tables for positions [0, maxPositions), built once per model.
+ * <p>A Rope holds its cos/sin tables for positions [0, maxPositions), built once per model, checks the
+ * positions and runs {@link Kernels#rope} with them (with the negated sines for backward).
  */
 public final class Rope {
-
-    /** Below this many elements the work runs on the calling thread. */
-    private static final int MIN_PARALLEL = 1 << 14;
-
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final int L = S.length();
 
     private final int headDim;
     private final int half;
@@ -112,42 +105,6 @@ public final class Rope {
                 throw new IllegalArgumentException("position " + p + " at row " + r + " is outside [0, " + maxPositions + ")");
             }
         }
-        int width = heads * headDim;
-        Kernels.RangeBody body = (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int t = positions[r] * half;
-                for (int h = 0; h < heads; h++) {
-                    rotateHead(out, x, r * width + h * headDim, sinTable, t);
-                }
-            }
-        };
-        if (n < MIN_PARALLEL) {
-            if (rows > 0) {
-                body.run(0, rows);
-            }
-        } else {
-            k.parallelFor(rows, body);
-        }
-    }
-
-    /** One head: pairs (i, i + half) rotated by the table row at t. Reads both halves before writing either. */
-    private void rotateHead(float[] out, float[] x, int base, float[] sinTable, int t) {
-        int i = 0;
-        for (int end = S.loopBound(half); i < end; i += L) {
-            FloatVector x1 = FloatVector.fromArray(S, x, base + i);
-            FloatVector x2 = FloatVector.fromArray(S, x, base + half + i);
-            FloatVector c = FloatVector.fromArray(S, cos, t + i);
-            FloatVector s = FloatVector.fromArray(S, sinTable, t + i);
-            x1.mul(c).sub(x2.mul(s)).intoArray(out, base + i);
-            x2.mul(c).add(x1.mul(s)).intoArray(out, base + half + i);
-        }
-        for (; i < half; i++) {
-            float x1 = x[base + i];
-            float x2 = x[base + half + i];
-            float c = cos[t + i];
-            float s = sinTable[t + i];
-            out[base + i] = x1 * c - x2 * s;
-            out[base + half + i] = x2 * c + x1 * s;
-        }
+        k.rope(out, x, positions, rows, heads, headDim, cos, sinTable);
     }
 }

@@ -1,5 +1,7 @@
 package dev.dynalora.training;
 
+import dev.dynalora.kernels.CpuKernels;
+import dev.dynalora.kernels.Kernels;
 import dev.dynalora.tensor.Param;
 
 import java.util.ArrayList;
@@ -11,6 +13,8 @@ import java.util.List;
  * Only trainable parameters are touched; parameters named in {@code noDecay} (biases, LayerNorm) skip decay,
  * as the Hugging Face Trainer does. A parameter may get its own fraction of the learning rate
  * ({@link #scaleLearningRate}), like a torch parameter group with its own lr: Dynamic LoRA's gates use it.
+ * The update of each tensor is {@link Kernels#adamwUpdate}; this class holds the moments and the schedule of
+ * bias corrections.
  */
 public final class AdamW {
     private final List<Param> params;
@@ -73,7 +77,7 @@ public final class AdamW {
     }
 
     /** One update with learning rate lr from the gradients currently held by the parameters. */
-    public void step(float lr) {
+    public void step(Kernels k, float lr) {
         step++;
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
@@ -84,19 +88,14 @@ public final class AdamW {
             float lrI = lr * lrScale[i];
             float stepSize = (float) (lrI / bc1);
             float[] w = p.data();
-            float[] g = p.grad();
-            float[] mi = m.get(i);
-            float[] vi = v.get(i);
             float shrink = decay[i] ? 1f - lrI * weightDecay : 1f;
-            for (int j = 0; j < w.length; j++) {
-                float gj = g[j];
-                float mj = beta1 * mi[j] + (1 - beta1) * gj;
-                float vj = beta2 * vi[j] + (1 - beta2) * gj * gj;
-                mi[j] = mj;
-                vi[j] = vj;
-                w[j] = w[j] * shrink - stepSize * mj / ((float) Math.sqrt(vj) * invSqrtBc2 + eps);
-            }
+            k.adamwUpdate(w, p.grad(), m.get(i), v.get(i), w.length, beta1, beta2, eps, shrink, stepSize, invSqrtBc2);
         }
+    }
+
+    /** As {@link #step(Kernels, float)} on {@link CpuKernels#serial()}. */
+    public void step(float lr) {
+        step(CpuKernels.serial(), lr);
     }
 
     public long stepCount() {

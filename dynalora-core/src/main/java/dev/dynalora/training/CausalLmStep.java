@@ -36,7 +36,7 @@ public final class CausalLmStep {
         int[] mask = new int[batch * seqLen];
         java.util.Arrays.fill(mask, 1);
         TokenBatch tb = new TokenBatch(batch, seqLen, mask, dropout, seed, step);
-        return OptimizerStep.run(params, optimizer, maxGradNorm, hooks, lr, step, () -> {
+        return OptimizerStep.run(k, params, optimizer, maxGradNorm, hooks, lr, step, () -> {
             for (Param p : params) {
                 p.zeroGrad();
             }

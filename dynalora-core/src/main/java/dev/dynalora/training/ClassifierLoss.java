@@ -38,8 +38,8 @@ final class ClassifierLoss {
         float loss;
         if (c == 1) {
             System.arraycopy(logits, 0, preds, 0, n);
-            loss = MeanSquaredError.forward(preds, targets, n);
-            MeanSquaredError.backward(dLogits, preds, targets, n, 1f);
+            loss = MeanSquaredError.forward(k, preds, targets, n);
+            MeanSquaredError.backward(k, dLogits, preds, targets, n, 1f);
         } else {
             loss = CrossEntropy.forward(k, probs, null, logits, labels, n, c);
             CrossEntropy.backward(k, dLogits, probs, labels, n, c, 1f);

@@ -66,7 +66,7 @@ public final class ClassifierStep {
 
     /** A full training step; dropout off gives the deterministic step the speed reference times. */
     public Result step(Kernels k, PaddedBatch b, int[] labels, float[] targets, float lr, long seed, long step, boolean dropout) {
-        return OptimizerStep.run(params, optimizer, maxGradNorm, hooks, lr, step,
+        return OptimizerStep.run(k, params, optimizer, maxGradNorm, hooks, lr, step,
                 () -> lossAndGradients(k, b, labels, targets, dropout, seed, step));
     }
 }

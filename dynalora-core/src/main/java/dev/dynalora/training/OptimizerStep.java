@@ -1,5 +1,6 @@
 package dev.dynalora.training;
 
+import dev.dynalora.kernels.Kernels;
 import dev.dynalora.tensor.Param;
 
 import java.util.List;
@@ -20,14 +21,14 @@ final class OptimizerStep {
         float lossAndGradients();
     }
 
-    static ClassifierStep.Result run(List<Param> params, AdamW optimizer, double maxGradNorm, StepHooks hooks, float lr,
+    static ClassifierStep.Result run(Kernels k, List<Param> params, AdamW optimizer, double maxGradNorm, StepHooks hooks, float lr,
                                      long step, Backward backward) {
         float loss = backward.lossAndGradients();
         loss += (float) hooks.regularize(step);
-        double norm = GradientClipping.clip(params, maxGradNorm);
+        double norm = GradientClipping.clip(k, params, maxGradNorm);
         if (Float.isFinite(loss) && Double.isFinite(norm)) {
             hooks.beforeOptimizer(step);
-            optimizer.step(lr);
+            optimizer.step(k, lr);
             hooks.afterOptimizer(step);
         }
         return new ClassifierStep.Result(loss, norm);

@@ -150,7 +150,7 @@ public final class Trainer {
                 float lr = schedule.lr(p.step);
                 long stepIndex = p.step;
                 long[] computed = new long[1];
-                ClassifierStep.Result r = OptimizerStep.run(params, opt, c.maxGradNorm(), hooks, lr, stepIndex, () -> {
+                ClassifierStep.Result r = OptimizerStep.run(kernels, params, opt, c.maxGradNorm(), hooks, lr, stepIndex, () -> {
                     for (Param q : params) {
                         q.zeroGrad();
                     }

@@ -1,5 +1,6 @@
 package dev.dynalora.layers;
 
+import dev.dynalora.kernels.Erf;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

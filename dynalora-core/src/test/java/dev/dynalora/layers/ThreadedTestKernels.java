@@ -2,6 +2,7 @@ package dev.dynalora.layers;
 
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.kernels.ReferenceKernels;
+import dev.dynalora.kernels.vector.VectorKernels;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +13,7 @@ import java.util.List;
  * results to the single-threaded ReferenceKernels: a race or a reduction split across chunks shows up as
  * a difference or an exception.
  */
-final class ThreadedTestKernels implements Kernels {
+final class ThreadedTestKernels extends VectorKernels {
     private final int threads;
     private final ReferenceKernels ref = new ReferenceKernels();
 

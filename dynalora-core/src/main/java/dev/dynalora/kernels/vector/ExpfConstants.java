@@ -1,4 +1,4 @@
-package dev.dynalora.layers;
+package dev.dynalora.kernels.vector;
 
 /**
  * Constants of the float exp(x) that the vectorised GELU and softmax kernels share (Cephes expf, about

@@ -1,4 +1,4 @@
-package dev.dynalora.layers;
+package dev.dynalora.kernels.vector;
 
 import jdk.incubator.vector.FloatVector;
 
