@@ -13,9 +13,9 @@ package dev.dynalora.kernels;
  * pool (the element-wise and row operations are in {@code dev.dynalora.kernels.vector}); {@link
  * ScalarKernels} is a single-threaded plain-loop backend written from the formulas, the tests' independent
  * reference; {@link ReferenceKernels} pairs a triple-loop SGEMM with the Vector API element-wise operations
- * (the layers' unit tests run on it). What is not behind the seam yet: three small loops of the BERT model
- * (the position and token-type embedding sum and its gradient in BertEncoder, the classifier's pooler tanh) and
- * Dynamic LoRA's copies of its active components with the scatter of their B gradients; and, outside the
+ * (the layers' unit tests run on it). What is not behind the seam: Dynamic LoRA's copies of its active
+ * components with the scatter of their B gradients (index bookkeeping, no arithmetic but one add per B
+ * gradient); and, outside the
  * forward and backward passes, the allocators' per-step statistics, merging adapters into base weights and the
  * sampler's loops.
  *
@@ -156,6 +156,12 @@ public interface Kernels {
     // ------------------------------------------------------------------------------------------------
     // Activations
     // ------------------------------------------------------------------------------------------------
+
+    /** out[i] = (float) tanh(x[i]) for i in [0, n), tanh taken in double (a BERT pooler's activation); out may be x. */
+    void tanhForward(float[] out, float[] x, int n);
+
+    /** dx[i] = dy[i] * (1 - y[i]^2) for i in [0, n), y = tanh(x) as tanhForward wrote it (overwrite; dx may be dy). */
+    void tanhBackward(float[] dx, float[] y, float[] dy, int n);
 
     /** out[i] = gelu(x[i]) = x Phi(x) (the exact, erf-based GELU) for i in [0, n); out may be x. */
     void geluForward(float[] out, float[] x, int n);

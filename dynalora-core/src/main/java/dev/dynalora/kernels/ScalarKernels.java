@@ -415,6 +415,21 @@ public final class ScalarKernels implements Kernels {
     // ------------------------------------------------------------------------------------------------
 
     @Override
+    public void tanhForward(float[] out, float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) Math.tanh(x[i]);
+        }
+    }
+
+    @Override
+    public void tanhBackward(float[] dx, float[] y, float[] dy, int n) {
+        for (int i = 0; i < n; i++) {
+            double t = y[i];
+            dx[i] = (float) (dy[i] * (1.0 - t * t));
+        }
+    }
+
+    @Override
     public void add(float[] out, float[] a, float[] b, int n) {
         for (int i = 0; i < n; i++) {
             out[i] = (float) ((double) a[i] + b[i]);

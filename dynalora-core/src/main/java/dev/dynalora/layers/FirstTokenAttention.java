@@ -49,7 +49,7 @@ public final class FirstTokenAttention {
                 int qOff = e * seqLen * hDim + h * headDim;
                 int pOff = probs != null ? u * seqLen : 0;
                 kern.sgemmLocal(false, true, 1, seqLen, headDim, scale, q, qOff, hDim, k, qOff, hDim, 0f, p, pOff, seqLen);
-                Softmax.rowInPlace(p, pOff, seqLen, maskBias, e * seqLen);
+                kern.softmaxRowsLocal(p, pOff, 1, seqLen, seqLen, maskBias, e * seqLen);
                 kern.sgemmLocal(false, false, 1, headDim, seqLen, 1f, p, pOff, seqLen, v, qOff, hDim, 0f,
                         ctx, e * hDim + h * headDim, hDim);
             }
@@ -97,7 +97,7 @@ public final class FirstTokenAttention {
                 }
                 // dp = dctx V^T, then through the softmax: ds = p * (dp - sum(dp * p)).
                 kern.sgemmLocal(false, true, 1, seqLen, headDim, 1f, dctx, cOff, hDim, v, kvOff, hDim, 0f, ds, 0, seqLen);
-                Softmax.rowBackwardInPlace(probs, pOff, ds, 0, seqLen);
+                kern.softmaxBackwardRowsLocal(probs, pOff, ds, 0, 1, seqLen);
                 // s = scale * q0 K^T: dq0 = scale * ds K, dK = scale * ds^T q0.
                 if (dq != null) {
                     kern.sgemmLocal(false, false, 1, headDim, seqLen, scale, ds, 0, seqLen, k, kvOff, hDim, 0f,

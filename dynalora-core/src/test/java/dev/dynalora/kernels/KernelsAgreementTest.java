@@ -505,6 +505,20 @@ class KernelsAgreementTest {
                 k.scale(o, 1, a, 4, n, f);
                 return out(o);
             }), 0, 0);
+            // tanh in double, rounded once, on both: exact. Its backward: two float products and a subtraction
+            // against double arithmetic, a few ulp.
+            check("tanh n " + n, run(k -> {
+                float[] o = new float[n];
+                k.tanhForward(o, a, n);
+                return out(o);
+            }), 0, 0);
+            check("tanh backward n " + n, run(k -> {
+                float[] y = new float[n];
+                k.tanhForward(y, a, n);
+                float[] d = new float[n];
+                k.tanhBackward(d, y, b, n);
+                return out(d);
+            }), 1e-7, 1e-6);
             check("scale in place n " + n, run(k -> {
                 float[] o = c(a);
                 k.scale(o, 0, o, 0, n, f);

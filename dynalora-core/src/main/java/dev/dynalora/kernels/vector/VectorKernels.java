@@ -103,6 +103,21 @@ public abstract class VectorKernels implements Kernels {
         VectorDropout.backwardMasked(this, din, dout, n, p, keep, accumulate);
     }
 
+    /** A pooler's tanh over [batch, hidden]: a few thousand values a step, so a plain loop over Math.tanh. */
+    @Override
+    public void tanhForward(float[] out, float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) Math.tanh(x[i]);
+        }
+    }
+
+    @Override
+    public void tanhBackward(float[] dx, float[] y, float[] dy, int n) {
+        for (int i = 0; i < n; i++) {
+            dx[i] = dy[i] * (1f - y[i] * y[i]);
+        }
+    }
+
     @Override
     public void add(float[] out, float[] a, float[] b, int n) {
         VectorElementwise.add(this, out, a, b, n);

@@ -129,17 +129,11 @@ public final class BertEncoder {
                 throw new IllegalArgumentException("token type id " + tt + " out of range [0, " + typeVocab + ")");
             }
         }
-        float[] embSum = a.embSum;
-        k.parallelFor(rows, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int p = (r % t) * h;
-                int to = (typeIds == null ? 0 : typeIds[r]) * h;
-                int o = r * h;
-                for (int j = 0; j < h; j++) {
-                    embSum[o + j] += pos[p + j] + typ[to + j];
-                }
-            }
-        });
+        // In Hugging Face's order: (word + token type) + position, one row at a time through the kernels.
+        for (int r = 0; r < rows; r++) {
+            k.accumulate(a.embSum, r * h, typ, (typeIds == null ? 0 : typeIds[r]) * h, h);
+            k.accumulate(a.embSum, r * h, pos, (r % t) * h, h);
+        }
         LayerNorm.forward(k, a.embLn, a.embMean, a.embRstd, a.embSum, embLnWeight.data(), embLnBias.data(), rows, h, (float) config.layerNormEps());
         float[] x = dropout(k, a.embLn, a.hidden[0], batch, rows * h);
         int last = layers.size() - 1;
@@ -289,21 +283,13 @@ public final class BertEncoder {
         }
         int t = batch.seqLen();
         if (positionEmbeddings.trainable()) {
-            float[] g = positionEmbeddings.grad();
             for (int r = 0; r < rows; r++) {
-                int po = (r % t) * h;
-                for (int j = 0; j < h; j++) {
-                    g[po + j] += a.embDx[r * h + j];
-                }
+                k.accumulate(positionEmbeddings.grad(), (r % t) * h, a.embDx, r * h, h);
             }
         }
         if (tokenTypeEmbeddings.trainable()) {
-            float[] g = tokenTypeEmbeddings.grad();
             for (int r = 0; r < rows; r++) {
-                int to = (a.typeIds == null ? 0 : a.typeIds[r]) * h;
-                for (int j = 0; j < h; j++) {
-                    g[to + j] += a.embDx[r * h + j];
-                }
+                k.accumulate(tokenTypeEmbeddings.grad(), (a.typeIds == null ? 0 : a.typeIds[r]) * h, a.embDx, r * h, h);
             }
         }
     }

@@ -172,11 +172,7 @@ public final class BertLayer {
         if (dx != null) {
             // The residual branch reaches the input at the first tokens only.
             for (int e = 0; e < b; e++) {
-                int to = e * t * hidden;
-                int from = e * hidden;
-                for (int j = 0; j < hidden; j++) {
-                    dx[to + j] += g.dRes[from + j];
-                }
+                k.accumulate(dx, e * t * hidden, g.dRes, e * hidden, hidden);
             }
         }
         float[] dAttn = dropoutBackward(k, g.dRes, g.dDrop, n, batch, a.keepAttn);

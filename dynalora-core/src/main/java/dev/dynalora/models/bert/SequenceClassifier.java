@@ -137,9 +137,7 @@ public final class SequenceClassifier implements AdaptableModel {
         System.arraycopy(first, 0, cls, 0, b * h);
         TokenBatch headBatch = new TokenBatch(b, 1, ones(b), batch.training(), batch.dropoutSeed(), batch.step());
         pooler.forward(k, cls, pooledPre, headBatch);
-        for (int i = 0; i < b * h; i++) {
-            pooled[i] = (float) Math.tanh(pooledPre[i]);
-        }
+        k.tanhForward(pooled, pooledPre, b * h);
         float[] in = pooled;
         if (batch.training() && dropP > 0f) {
             Dropout.forward(k, dropped, pooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000);
@@ -174,9 +172,7 @@ public final class SequenceClassifier implements AdaptableModel {
             Dropout.backward(k, dCls, dPooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000);
             System.arraycopy(dCls, 0, dPooled, 0, b * h);
         }
-        for (int i = 0; i < b * h; i++) {
-            dPooled[i] *= 1f - pooled[i] * pooled[i];
-        }
+        k.tanhBackward(dPooled, pooled, dPooled, b * h);
         Arrays.fill(dCls, 0, b * h, 0f);
         pooler.backward(k, cls, dPooled, dCls, headBatch);
         if (encoderHasTrainable()) {
