@@ -23,9 +23,13 @@ import dev.dynalora.kernels.Kernels;
  * comes out uniform, as in Hugging Face; with a -inf bias it comes out as zeros. Neither produces NaN.
  * With causal, key j > query i is excluded (probability exactly 0) without touching the bias.
  *
- * <p>Attention-probability dropout (Hugging Face's attention_probs_dropout_prob) is deliberately not
- * applied here: probs stay the exact softmax, and the model applies {@link Dropout} elsewhere. Adding it
- * would mean dropping on a copy of probs before the P.V product and using that copy in backward.
+ * <p>Attention-probability dropout (Hugging Face's attention_probs_dropout_prob), when a {@link ProbsDropout}
+ * is given: ctx = dropout(P) V. probs keeps the exact softmax (its backward needs it); the dropped copy goes to
+ * the ProbsDropout's scratch and the keep mask to its bit array, from which backward rebuilds the same dropped
+ * values (the same float product) for dV and masks the gradient of the dropped probabilities. The passes are
+ * then split in three (softmax; dropout over all heads at once, with the mask a function of each element's
+ * index in probs, so it does not depend on the thread split; the products), for multi-head attention only
+ * (nKvHeads == nHeads: the decoders have no attention dropout).
  *
  * <p>Parallelism: forward runs one task per (example, head); backward one task per (example, kv head),
  * looping over the query heads of its group in a fixed order. That keeps the dK/dV accumulation of heads
@@ -43,10 +47,142 @@ public final class Attention {
     private Attention() {
     }
 
+    /**
+     * Dropout of the attention probabilities: rate p, mask drawn from (seed, stream) by the kernels' dropout
+     * rule over the element indices of probs; keep (at least ceil(n / 64) longs) receives the mask and dropped
+     * (at least n floats) the dropped probabilities, n = batch * nHeads * seqLen * seqLen (or batch * nHeads *
+     * seqLen for {@link FirstTokenAttention}). Both are needed again by backward.
+     */
+    public record ProbsDropout(float p, long seed, long stream, long[] keep, float[] dropped) {
+        /** Whether this drops anything (null or rate 0: plain attention). */
+        static boolean active(ProbsDropout d) {
+            return d != null && d.p > 0f;
+        }
+
+        void check(long n) {
+            Checks.len(dropped, n, "dropped");
+            if (keep.length < (n + 63) / 64) {
+                throw new IllegalArgumentException("keep has " + keep.length + " words, need " + (n + 63) / 64);
+            }
+        }
+    }
+
     /** Multi-head attention (nKvHeads == nHeads). */
     public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
                                float[] maskBias, int batch, int seqLen, int nHeads, int headDim, boolean causal) {
         forward(kern, ctx, probs, q, k, v, maskBias, batch, seqLen, nHeads, nHeads, headDim, causal);
+    }
+
+    /**
+     * Multi-head attention (nKvHeads == nHeads) with dropout of the attention probabilities when drop is active
+     * (then probs must be given: backward needs the exact softmax).
+     */
+    public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
+                               float[] maskBias, int batch, int seqLen, int nHeads, int headDim, boolean causal,
+                               ProbsDropout drop) {
+        if (!ProbsDropout.active(drop)) {
+            forward(kern, ctx, probs, q, k, v, maskBias, batch, seqLen, nHeads, nHeads, headDim, causal);
+            return;
+        }
+        checkShape(batch, seqLen, nHeads, nHeads, headDim);
+        final int hDim = nHeads * headDim;
+        final long tokens = (long) batch * seqLen;
+        final int tt = seqLen * seqLen;
+        final int n = batch * nHeads * tt;
+        Checks.len(ctx, tokens * hDim, "ctx");
+        Checks.len(q, tokens * hDim, "q");
+        Checks.len(k, tokens * hDim, "k");
+        Checks.len(v, tokens * hDim, "v");
+        Checks.len(probs, n, "probs");
+        Checks.lenOrNull(maskBias, tokens, "maskBias");
+        drop.check(n);
+        if (batch == 0) {
+            return;
+        }
+        final float scale = (float) (1.0 / Math.sqrt(headDim));
+        kern.parallelForDynamic(batch * nHeads, HEADS_PER_BLOCK, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int b = u / nHeads;
+                int off = b * seqLen * hDim + (u % nHeads) * headDim;
+                kern.sgemmLocal(false, true, seqLen, seqLen, headDim, scale, q, off, hDim, k, off, hDim, 0f, probs, u * tt, seqLen);
+                kern.softmaxRowsLocal(probs, u * tt, seqLen, seqLen, causal ? 1 : seqLen, maskBias, b * seqLen);
+            }
+        });
+        kern.dropoutForward(drop.dropped(), probs, n, drop.p(), drop.seed(), drop.stream(), drop.keep());
+        float[] dropped = drop.dropped();
+        kern.parallelForDynamic(batch * nHeads, HEADS_PER_BLOCK, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int off = (u / nHeads) * seqLen * hDim + (u % nHeads) * headDim;
+                kern.sgemmLocal(false, false, seqLen, headDim, seqLen, 1f, dropped, u * tt, seqLen, v, off, hDim, 0f, ctx, off, hDim);
+            }
+        });
+    }
+
+    /**
+     * Backward of {@link #forward(Kernels, float[], float[], float[], float[], float[], float[], int, int, int, int, boolean, ProbsDropout)}
+     * with the same drop (its keep mask as forward recorded it; its dropped scratch is rebuilt here). Writes
+     * (overwrite) or accumulates dq, dk, dv as the other backward does; scratch as there.
+     */
+    public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] scratch, float[] dctx,
+                                float[] probs, float[] q, float[] k, float[] v,
+                                int batch, int seqLen, int nHeads, int headDim, boolean overwrite, ProbsDropout drop) {
+        if (!ProbsDropout.active(drop)) {
+            backward(kern, dq, dk, dv, scratch, dctx, probs, q, k, v, batch, seqLen, nHeads, nHeads, headDim, overwrite);
+            return;
+        }
+        checkShape(batch, seqLen, nHeads, nHeads, headDim);
+        if (batch == 0 || (dq == null && dk == null && dv == null)) {
+            return;
+        }
+        final int hDim = nHeads * headDim;
+        final long tokens = (long) batch * seqLen;
+        final int tt = seqLen * seqLen;
+        final int n = batch * nHeads * tt;
+        Checks.lenOrNull(dq, tokens * hDim, "dq");
+        Checks.lenOrNull(dk, tokens * hDim, "dk");
+        Checks.lenOrNull(dv, tokens * hDim, "dv");
+        Checks.len(dctx, tokens * hDim, "dctx");
+        Checks.len(probs, n, "probs");
+        drop.check(n);
+        final boolean scores = dq != null || dk != null;
+        final float[] ds = !scores ? null : scratch != null ? scratch : new float[n];
+        if (scores) {
+            Checks.len(ds, n, "scratch");
+        }
+        final float beta = overwrite ? 0f : 1f;
+        final float scale = (float) (1.0 / Math.sqrt(headDim));
+        // The dropped probabilities exactly as forward multiplied them into V.
+        float[] dropped = drop.dropped();
+        kern.dropoutBackwardMasked(dropped, probs, n, drop.p(), drop.keep(), false);
+        kern.parallelForDynamic(batch * nHeads, HEADS_PER_BLOCK, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int off = (u / nHeads) * seqLen * hDim + (u % nHeads) * headDim;
+                if (dv != null) {
+                    kern.sgemmLocal(true, false, seqLen, headDim, seqLen, 1f, dropped, u * tt, seqLen, dctx, off, hDim, beta, dv, off, hDim);
+                }
+                if (scores) {
+                    // d(dropped P) = dctx V^T
+                    kern.sgemmLocal(false, true, seqLen, seqLen, headDim, 1f, dctx, off, hDim, v, off, hDim, 0f, ds, u * tt, seqLen);
+                }
+            }
+        });
+        if (!scores) {
+            return;
+        }
+        // Through the dropout (dP = mask * scale * d(dropped P)), then the softmax and the score products.
+        kern.dropoutBackwardMasked(ds, ds, n, drop.p(), drop.keep(), false);
+        kern.parallelForDynamic(batch * nHeads, HEADS_PER_BLOCK, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int off = (u / nHeads) * seqLen * hDim + (u % nHeads) * headDim;
+                kern.softmaxBackwardRowsLocal(probs, u * tt, ds, u * tt, seqLen, seqLen);
+                if (dq != null) {
+                    kern.sgemmLocal(false, false, seqLen, headDim, seqLen, scale, ds, u * tt, seqLen, k, off, hDim, beta, dq, off, hDim);
+                }
+                if (dk != null) {
+                    kern.sgemmLocal(true, false, seqLen, headDim, seqLen, scale, ds, u * tt, seqLen, q, off, hDim, beta, dk, off, hDim);
+                }
+            }
+        });
     }
 
     /**

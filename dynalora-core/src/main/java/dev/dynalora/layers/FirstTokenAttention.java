@@ -28,6 +28,16 @@ public final class FirstTokenAttention {
      */
     public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
                                float[] maskBias, int batch, int seqLen, int nHeads, int headDim) {
+        forward(kern, ctx, probs, q, k, v, maskBias, batch, seqLen, nHeads, headDim, null);
+    }
+
+    /**
+     * As above, with dropout of the attention probabilities when drop is active (as in {@link Attention}; then
+     * probs must be given, and drop's arrays cover batch * nHeads * seqLen elements).
+     */
+    public static void forward(Kernels kern, float[] ctx, float[] probs, float[] q, float[] k, float[] v,
+                               float[] maskBias, int batch, int seqLen, int nHeads, int headDim,
+                               Attention.ProbsDropout drop) {
         checkShape(batch, seqLen, nHeads, headDim);
         final int hDim = nHeads * headDim;
         final long tokens = (long) batch * seqLen;
@@ -41,6 +51,30 @@ public final class FirstTokenAttention {
             return;
         }
         final float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (Attention.ProbsDropout.active(drop)) {
+            int n = batch * nHeads * seqLen;
+            Checks.len(probs, n, "probs");
+            drop.check(n);
+            kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int e = u / nHeads;
+                    int off = e * seqLen * hDim + (u % nHeads) * headDim;
+                    kern.sgemmLocal(false, true, 1, seqLen, headDim, scale, q, off, hDim, k, off, hDim, 0f, probs, u * seqLen, seqLen);
+                    kern.softmaxRowsLocal(probs, u * seqLen, 1, seqLen, seqLen, maskBias, e * seqLen);
+                }
+            });
+            kern.dropoutForward(drop.dropped(), probs, n, drop.p(), drop.seed(), drop.stream(), drop.keep());
+            float[] dropped = drop.dropped();
+            kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int e = u / nHeads;
+                    int h = u % nHeads;
+                    kern.sgemmLocal(false, false, 1, headDim, seqLen, 1f, dropped, u * seqLen, seqLen,
+                            v, e * seqLen * hDim + h * headDim, hDim, 0f, ctx, e * hDim + h * headDim, hDim);
+                }
+            });
+            return;
+        }
         kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
             float[] p = probs != null ? probs : new float[seqLen];
             for (int u = u0; u < u1; u++) {
@@ -63,6 +97,13 @@ public final class FirstTokenAttention {
      */
     public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] dctx, float[] probs,
                                 float[] q, float[] k, float[] v, int batch, int seqLen, int nHeads, int headDim) {
+        backward(kern, dq, dk, dv, dctx, probs, q, k, v, batch, seqLen, nHeads, headDim, null);
+    }
+
+    /** As above, after a forward with the same drop (its keep mask as forward recorded it). */
+    public static void backward(Kernels kern, float[] dq, float[] dk, float[] dv, float[] dctx, float[] probs,
+                                float[] q, float[] k, float[] v, int batch, int seqLen, int nHeads, int headDim,
+                                Attention.ProbsDropout drop) {
         checkShape(batch, seqLen, nHeads, headDim);
         if (batch == 0 || (dq == null && dk == null && dv == null)) {
             return;
@@ -79,6 +120,53 @@ public final class FirstTokenAttention {
         Checks.len(v, tokens * hDim, "v");
         final boolean scores = dq != null || dk != null;
         final float scale = (float) (1.0 / Math.sqrt(headDim));
+        final boolean dropping = Attention.ProbsDropout.active(drop);
+        final int n = batch * nHeads * seqLen;
+        if (dropping) {
+            drop.check(n);
+            kern.dropoutBackwardMasked(drop.dropped(), probs, n, drop.p(), drop.keep(), false);
+        }
+        // Forward multiplied V by the dropped probabilities: dV and the gradient of those come from them.
+        final float[] used = dropping ? drop.dropped() : probs;
+        // With dropout the score gradients of all heads are made first, then masked in one pass.
+        final float[] dsAll = dropping && scores ? new float[n] : null;
+        if (dropping) {
+            kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int e = u / nHeads;
+                    int kvOff = e * seqLen * hDim + (u % nHeads) * headDim;
+                    int cOff = e * hDim + (u % nHeads) * headDim;
+                    if (dv != null) {
+                        kern.sgemmLocal(true, false, seqLen, headDim, 1, 1f, used, u * seqLen, seqLen, dctx, cOff, hDim,
+                                0f, dv, kvOff, hDim);
+                    }
+                    if (scores) {
+                        kern.sgemmLocal(false, true, 1, seqLen, headDim, 1f, dctx, cOff, hDim, v, kvOff, hDim, 0f,
+                                dsAll, u * seqLen, seqLen);
+                    }
+                }
+            });
+            if (!scores) {
+                return;
+            }
+            kern.dropoutBackwardMasked(dsAll, dsAll, n, drop.p(), drop.keep(), false);
+            kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int e = u / nHeads;
+                    int kvOff = e * seqLen * hDim + (u % nHeads) * headDim;
+                    kern.softmaxBackwardRowsLocal(probs, u * seqLen, dsAll, u * seqLen, 1, seqLen);
+                    if (dq != null) {
+                        kern.sgemmLocal(false, false, 1, headDim, seqLen, scale, dsAll, u * seqLen, seqLen, k, kvOff, hDim, 0f,
+                                dq, kvOff, hDim);
+                    }
+                    if (dk != null) {
+                        kern.sgemmLocal(true, false, seqLen, headDim, 1, scale, dsAll, u * seqLen, seqLen, q, kvOff, hDim, 0f,
+                                dk, kvOff, hDim);
+                    }
+                }
+            });
+            return;
+        }
         kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
             float[] ds = new float[seqLen];
             for (int u = u0; u < u1; u++) {

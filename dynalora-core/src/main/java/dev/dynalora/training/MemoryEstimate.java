@@ -71,7 +71,10 @@ public final class MemoryEstimate {
         // Backward only: one Grads shared by all layers (dRes, dDrop, dH1, dCtx, dQ, dK, dV [rows, h]; dAct
         // [rows, ffn]; dProbs), and dHiddenA, dHiddenB [rows, h].
         long grads = training ? 7 * rows * h + rows * f + probs + 2 * rows * h : 0;
-        return embeddings + hidden + layerBuffers + grads;
+        // With attention-probability dropout: the dropped probabilities (shared, [batch, heads, T, T]) and each
+        // layer's keep mask (one bit per probability, counted here in floats).
+        long probsDropout = training && c.attentionProbsDropoutProb() > 0 ? probs + layers * (probs / 32) : 0;
+        return embeddings + hidden + layerBuffers + grads + probsDropout;
     }
 
     /**

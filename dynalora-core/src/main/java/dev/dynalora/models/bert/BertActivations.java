@@ -89,6 +89,8 @@ final class BertActivations {
         /** Dropout keep masks of the attention-output and FFN-output sites, recorded for backward. */
         final long[] keepAttn;
         final long[] keepFfn;
+        /** Dropout keep mask of the attention probabilities (empty when the model has no attention dropout). */
+        final long[] keepProbs;
         final Grads grads;
 
         Layer(ModelConfig c, int batch, int seqLen, Grads grads) {
@@ -114,6 +116,8 @@ final class BertActivations {
             rstd2 = new float[rows];
             keepAttn = new long[grads != null ? Dropout.maskWords(rows * h) : 0];
             keepFfn = new long[grads != null ? Dropout.maskWords(rows * h) : 0];
+            keepProbs = new long[grads != null && c.attentionProbsDropoutProb() > 0
+                    ? Dropout.maskWords(batch * c.numAttentionHeads() * seqLen * seqLen) : 0];
             this.grads = grads;
         }
     }
@@ -128,6 +132,8 @@ final class BertActivations {
         final float[] dK;
         final float[] dV;
         final float[] dProbs;
+        /** The dropped attention probabilities of the layer at hand (empty without attention dropout). */
+        final float[] droppedProbs;
 
         Grads(ModelConfig c, int batch, int seqLen) {
             int rows = batch * seqLen;
@@ -142,6 +148,7 @@ final class BertActivations {
             dK = new float[rows * h];
             dV = new float[rows * h];
             dProbs = new float[batch * c.numAttentionHeads() * seqLen * seqLen];
+            droppedProbs = new float[c.attentionProbsDropoutProb() > 0 ? batch * c.numAttentionHeads() * seqLen * seqLen : 0];
         }
     }
 }

@@ -20,7 +20,9 @@ import java.util.List;
 
 /**
  * One post-layer-norm BERT block:
- * h1 = LN1(x + drop(O(attn(Q x, K x, V x)))); out = LN2(h1 + drop(Out(gelu(Inter h1)))).
+ * h1 = LN1(x + drop(O(attn(Q x, K x, V x)))); out = LN2(h1 + drop(Out(gelu(Inter h1)))), where attn applies
+ * dropout to its probabilities (attention_probs_dropout_prob) and drop is hidden_dropout_prob, both in training
+ * only, as in Hugging Face's BertLayer.
  */
 public final class BertLayer {
     /** Additive attention bias for padding keys: large enough to zero the weight, finite to avoid inf - inf. */
@@ -31,6 +33,7 @@ public final class BertLayer {
     private final int heads;
     private final float eps;
     private final float dropP;
+    private final float attnDropP;
     private final LinearModule query;
     private final LinearModule key;
     private final LinearModule value;
@@ -48,6 +51,7 @@ public final class BertLayer {
         heads = c.numAttentionHeads();
         eps = (float) c.layerNormEps();
         dropP = (float) c.hiddenDropoutProb();
+        attnDropP = (float) c.attentionProbsDropoutProb();
         query = w.linear(p + "attention.self.query", hidden, hidden);
         key = w.linear(p + "attention.self.key", hidden, hidden);
         value = w.linear(p + "attention.self.value", hidden, hidden);
@@ -88,7 +92,8 @@ public final class BertLayer {
         // Without a backward pass to follow (a.grads == null) the attention probabilities are not kept:
         // Attention then softmaxes each head in a per-thread scratch that stays in cache.
         float[] probs = a.grads == null ? null : a.probs;
-        Attention.forward(k, a.ctx, probs, a.q, a.k, a.v, maskBias, batch.batch(), batch.seqLen(), heads, hd, false);
+        Attention.forward(k, a.ctx, probs, a.q, a.k, a.v, maskBias, batch.batch(), batch.seqLen(), heads, hd, false,
+                probsDropout(a, batch, layerIndex));
         attnOut.forward(k, a.ctx, a.attn, batch);
         dropoutInPlace(k, a.attn, rows * hidden, batch, stream(batch, layerIndex, 0), a.keepAttn);
         // res1 = attn + x and its layer norm in one parallel pass.
@@ -125,7 +130,7 @@ public final class BertLayer {
         key.forward(k, x, a.k, batch);
         value.forward(k, x, a.v, batch);
         float[] probs = a.grads == null ? null : a.probs;
-        FirstTokenAttention.forward(k, a.ctx, probs, a.q, a.k, a.v, maskBias, b, t, heads, hd);
+        FirstTokenAttention.forward(k, a.ctx, probs, a.q, a.k, a.v, maskBias, b, t, heads, hd, probsDropout(a, batch, layerIndex));
         TokenBatch first = firstTokens(batch);
         attnOut.forward(k, a.ctx, a.attn, first);
         dropoutInPlace(k, a.attn, b * hidden, batch, stream(batch, layerIndex, 0), a.keepAttn);
@@ -185,10 +190,24 @@ public final class BertLayer {
         float[] dQ = dx != null || query.needsGradientWithoutInput() ? g.dQ : null;
         float[] dK = dx != null || key.needsGradientWithoutInput() ? g.dK : null;
         float[] dV = dx != null || value.needsGradientWithoutInput() ? g.dV : null;
-        FirstTokenAttention.backward(k, dQ, dK, dV, g.dCtx, a.probs, a.q, a.k, a.v, b, t, heads, hd);
+        FirstTokenAttention.backward(k, dQ, dK, dV, g.dCtx, a.probs, a.q, a.k, a.v, b, t, heads, hd,
+                probsDropout(a, batch, layerIndex));
         backwardIf(k, query, x, dQ, dx, batch);
         backwardIf(k, key, x, dK, dx, batch);
         backwardIf(k, value, x, dV, dx, batch);
+    }
+
+    /**
+     * The attention-probability dropout of this layer in a training step (the config's
+     * attention_probs_dropout_prob, on its own stream), or null: not training, a rate of 0, or no backward to
+     * follow.
+     */
+    private Attention.ProbsDropout probsDropout(BertActivations.Layer a, TokenBatch batch, int layerIndex) {
+        if (!batch.training() || attnDropP == 0f || a.grads == null) {
+            return null;
+        }
+        return new Attention.ProbsDropout(attnDropP, batch.dropoutSeed(), stream(batch, layerIndex, 2), a.keepProbs,
+                a.grads.droppedProbs);
     }
 
     /**
@@ -252,7 +271,7 @@ public final class BertLayer {
         float[] dK = dx != null || key.needsGradientWithoutInput() ? g.dK : null;
         float[] dV = dx != null || value.needsGradientWithoutInput() ? g.dV : null;
         Attention.backward(k, dQ, dK, dV, g.dProbs, g.dCtx, a.probs, a.q, a.k, a.v, batch.batch(), batch.seqLen(),
-                heads, heads, hd, true);
+                heads, hd, true, probsDropout(a, batch, layerIndex));
         backwardIf(k, query, x, dQ, dx, batch);
         backwardIf(k, key, x, dK, dx, batch);
         backwardIf(k, value, x, dV, dx, batch);
