@@ -10,6 +10,7 @@ import dev.dynalora.cli.bench.GridTable;
 import dev.dynalora.data.GlueReader;
 import dev.dynalora.data.GlueTask;
 import dev.dynalora.formats.AtomicFiles;
+import dev.dynalora.models.CheckpointWeights;
 import dev.dynalora.models.bert.PretrainedBert;
 import dev.dynalora.training.Method;
 import picocli.CommandLine.Command;
@@ -91,7 +92,7 @@ final class BenchGlueCommand implements Callable<Integer> {
         GridSettings s = settings();
         Map<String, Integer> trainExamples = checkData(s);
         PretrainedBert.bertConfig(Path.of(s.model()));
-        PretrainedBert.weightsFile(Path.of(s.model()));
+        CheckpointWeights.file(Path.of(s.model()));
         if (tableOnly && !Files.isRegularFile(out.resolve(GridSettings.FILE))) {
             throw new UserInputException(out + " holds no grid (" + GridSettings.FILE + " is missing); --table-only needs one");
         }

@@ -7,7 +7,6 @@ import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.training.AdaptiveOptions;
 import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.CausalLm;
-import dev.dynalora.models.bert.SequenceClassifier;
 import dev.dynalora.training.CausalLmRuns;
 import dev.dynalora.training.GlueTrainer;
 import dev.dynalora.training.Trainer;
@@ -197,7 +196,7 @@ final class TrainCommand implements Callable<Integer> {
             return trainCausalLm(m, lr != null ? lr : (float) CausalLmRuns.defaultLearningRate(m));
         }
         float peak = lr != null ? lr : (float) m.defaultLearningRate();
-        TrainConfig c = config(m, peak, targets != null ? targets : SequenceClassifier.DEFAULT_TARGETS,
+        TrainConfig c = config(m, peak, targets != null ? targets : GlueTrainer.DEFAULT_TARGETS,
                 maxLen != null ? maxLen : TrainConfig.DEFAULT_MAX_LEN);
         // Everything that can fail on the user's input (model, --targets, --max-len, task data, tokenizer,
         // memory) is checked before the run folder is created, so a failed start leaves nothing behind.

@@ -47,6 +47,9 @@ public final class GlueTrainer {
         this.listener = listener == null ? TrainingListener.NONE : listener;
     }
 
+    /** The modules a GLUE run adapts unless told otherwise: the BERT encoder's query and value projections. */
+    public static final String DEFAULT_TARGETS = SequenceClassifier.DEFAULT_TARGETS;
+
     /** The model a run trains, with the run's method applied; also used by eval and predict. */
     public static Built build(TrainConfig c) {
         GlueTask task = GlueTask.parse(c.task());
