@@ -22,6 +22,13 @@ import java.util.List;
  */
 public record GenerationConfig(int maxNewTokens, float temperature, int topK, float topP, long seed,
                                List<String> stop, int logprobs, boolean ignoreEos) {
+    /** Tokens generated at most per prompt unless told otherwise. */
+    public static final int DEFAULT_MAX_NEW_TOKENS = 128;
+    /** topK that does not limit the choice. */
+    public static final int NO_TOP_K = 0;
+    /** topP that does not limit the choice. */
+    public static final float NO_TOP_P = 1f;
+
     public GenerationConfig {
         if (maxNewTokens < 1) {
             throw new ConfigException(Setting.MAX_NEW_TOKENS, "must be at least 1, got " + maxNewTokens);
@@ -48,7 +55,7 @@ public record GenerationConfig(int maxNewTokens, float temperature, int topK, fl
 
     /** Greedy decoding of at most maxNewTokens tokens, stopping at end-of-sequence. */
     public static GenerationConfig greedy(int maxNewTokens) {
-        return new GenerationConfig(maxNewTokens, 0f, 0, 1f, 0L, List.of(), 0, false);
+        return new GenerationConfig(maxNewTokens, 0f, NO_TOP_K, NO_TOP_P, 0L, List.of(), 0, false);
     }
 
     /** Whether tokens are sampled (temperature above 0) rather than chosen greedily. */

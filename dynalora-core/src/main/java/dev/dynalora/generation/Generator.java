@@ -75,6 +75,9 @@ public final class Generator {
         }
     }
 
+    /** Prompts generated at once unless told otherwise. */
+    public static final int DEFAULT_BATCH = 8;
+
     public Stats stats() {
         return stats;
     }
