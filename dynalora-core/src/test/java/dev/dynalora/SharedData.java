@@ -3,6 +3,8 @@ package dev.dynalora;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
 /** Locates ../shared (models and GLUE data beside the checkout) for tests; never copied into the repo. */
 public final class SharedData {
     private SharedData() {
@@ -24,6 +26,22 @@ public final class SharedData {
 
     public static Path model(String name) {
         return root().resolve("models").resolve(name);
+    }
+
+    /**
+     * A model folder under shared/models, or the calling test skipped (an assumption fails) when ../shared or
+     * the model is not there.
+     */
+    public static Path modelOrSkip(String name) {
+        Path dir;
+        try {
+            dir = model(name);
+        } catch (IllegalStateException e) {
+            assumeTrue(false, "no ../shared folder: " + e.getMessage());
+            return null;
+        }
+        assumeTrue(Files.isDirectory(dir), "shared model folder missing: " + dir);
+        return dir;
     }
 
     public static Path glue() {

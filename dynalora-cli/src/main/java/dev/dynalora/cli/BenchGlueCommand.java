@@ -10,6 +10,7 @@ import dev.dynalora.cli.bench.GridTable;
 import dev.dynalora.data.GlueReader;
 import dev.dynalora.data.GlueTask;
 import dev.dynalora.formats.AtomicFiles;
+import dev.dynalora.models.CheckpointWeights;
 import dev.dynalora.models.bert.PretrainedBert;
 import dev.dynalora.training.Method;
 import picocli.CommandLine.Command;
@@ -91,7 +92,7 @@ final class BenchGlueCommand implements Callable<Integer> {
         GridSettings s = settings();
         Map<String, Integer> trainExamples = checkData(s);
         PretrainedBert.bertConfig(Path.of(s.model()));
-        PretrainedBert.weightsFile(Path.of(s.model()));
+        CheckpointWeights.file(Path.of(s.model()));
         if (tableOnly && !Files.isRegularFile(out.resolve(GridSettings.FILE))) {
             throw new UserInputException(out + " holds no grid (" + GridSettings.FILE + " is missing); --table-only needs one");
         }
@@ -125,8 +126,8 @@ final class BenchGlueCommand implements Callable<Integer> {
     }
 
     GridSettings settings() {
-        List<String> taskNames = names(tasks, "--tasks", t -> GlueTask.parse(t).cliName());
-        List<String> methodNames = names(methods, "--methods", m -> Method.parse(m).cliName());
+        List<String> taskNames = names(tasks, "--tasks", t -> GlueTask.parse(t).id());
+        List<String> methodNames = names(methods, "--methods", m -> Method.parse(m).id());
         require(seeds >= 1 && seeds <= 100, "--seeds must be between 1 and 100");
         require(epochs >= 1, "--epochs must be at least 1");
         require(batch >= 1, "--batch must be at least 1");
@@ -142,7 +143,7 @@ final class BenchGlueCommand implements Callable<Integer> {
             lr.put(m, Method.parse(m).defaultLearningRate());
         }
         for (Map.Entry<String, Double> e : lrFor.entrySet()) {
-            String m = Method.parse(e.getKey()).cliName();
+            String m = Method.parse(e.getKey()).id();
             require(lr.containsKey(m), "--lr-for names method " + m + ", which is not in --methods");
             require(e.getValue() > 0 && Double.isFinite(e.getValue()), "--lr-for values must be positive numbers");
             lr.put(m, e.getValue());
@@ -184,7 +185,7 @@ final class BenchGlueCommand implements Callable<Integer> {
     private static Map<String, Integer> perTask(Map<String, Integer> given, String flag, List<String> taskNames) {
         Map<String, Integer> m = new LinkedHashMap<>();
         for (Map.Entry<String, Integer> e : given.entrySet()) {
-            String t = GlueTask.parse(e.getKey()).cliName();
+            String t = GlueTask.parse(e.getKey()).id();
             require(taskNames.contains(t), flag + " names task " + t + ", which is not in --tasks");
             m.put(t, e.getValue());
         }

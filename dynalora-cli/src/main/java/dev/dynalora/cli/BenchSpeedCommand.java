@@ -11,6 +11,7 @@ import dev.dynalora.cli.bench.SpeedReport;
 import dev.dynalora.cli.bench.SpeedRunner;
 import dev.dynalora.cli.bench.SpeedSettings;
 import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.models.CheckpointWeights;
 import dev.dynalora.models.bert.PretrainedBert;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -90,7 +91,7 @@ final class BenchSpeedCommand implements Callable<Integer> {
                 python, batch != null ? batch : 32, seq != null ? seq : 128, steps, warmup, rounds, threads.resolve(), rank,
                 targets != null ? targets : "query,value", peakGflopsPerCore);
         ModelConfig config = PretrainedBert.bertConfig(s.model());
-        PretrainedBert.weightsFile(s.model());
+        CheckpointWeights.file(s.model());
         LoraConfig lora = LoraConfig.of(rank, 16, s.targets(), false, 0f, 0);
         SpeedReport report = new SpeedReport(s, FlopModel.inference(config, s.batch(), s.seq()),
                 FlopModel.adapterStep(config, s.batch(), s.seq(), lora, 2));

@@ -260,7 +260,7 @@ final class BenchStepCommand implements Callable<Integer> {
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("engine", "dynalora");
         o.put("mode", "train");
-        o.put("method", m.cliName());
+        o.put("method", m.id());
         o.put("java", Runtime.version().toString());
         o.put("threads", threads.resolve());
         o.put("batch", opts.batch);
@@ -282,7 +282,7 @@ final class BenchStepCommand implements Callable<Integer> {
             o.put("extra_work_pct", BenchSupport.round(100 * extraMs / Arrays.stream(times).sum(), 3));
         }
         if (other != null) {
-            o.put("paired_method", other.method().cliName());
+            o.put("paired_method", other.method().id());
             o.put("paired_ms_per_step", BenchSupport.round(BenchSupport.median(otherTimes), 2));
             o.put("overhead_pct", BenchSupport.round((BenchSupport.median(pairRatios) - 1) * 100, 3));
             o.put("pairs", opts.steps);

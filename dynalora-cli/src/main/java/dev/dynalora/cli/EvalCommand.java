@@ -56,7 +56,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         Map<String, Object> out = new LinkedHashMap<>();
         try (CpuKernels k = threads.kernels(); Progress p = Progress.start("eval", data.size(), "ex")) {
-            out.put("task", built.task().cliName());
+            out.put("task", built.task().id());
             out.put("split", s);
             out.put("examples", data.size());
             out.put("metrics", GlueTrainer.evaluate(k, built.model(), built.task(), data, batch, p::stepBy));

@@ -62,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace an existing --output written by generate.")
     boolean overwrite;
 
-    @Option(names = "--max-new-tokens", defaultValue = "128", paramLabel = "N", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--max-new-tokens", defaultValue = "" + GenerationConfig.DEFAULT_MAX_NEW_TOKENS, paramLabel = "N", description = "Default: ${DEFAULT-VALUE}.")
     int maxNewTokens;
 
     @Option(names = "--temperature", defaultValue = "0", description = "0 is greedy (the default); above 0 samples.")
@@ -83,7 +83,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--logprobs", defaultValue = "0", paramLabel = "K", description = "Add top_logprobs: the K most likely tokens at each step (with --input).")
     int logprobs;
 
-    @Option(names = "--batch", defaultValue = "8", paramLabel = "N", description = "Prompts generated at once. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--batch", defaultValue = "" + Generator.DEFAULT_BATCH, paramLabel = "N", description = "Prompts generated at once. Default: ${DEFAULT-VALUE}.")
     int batch;
 
     @Mixin
@@ -134,8 +134,8 @@ final class GenerateCommand implements Callable<Integer> {
             throw new UserInputException("--top-k and --top-p apply to sampling; add --temperature above 0 (0 is greedy)");
         }
         long s = seed != null ? seed : new SplittableRandom().nextLong();
-        GenerationConfig c = new GenerationConfig(maxNewTokens, temperature, topK == null ? 0 : topK,
-                topP == null ? 1f : topP, s, stop, logprobs, false);
+        GenerationConfig c = new GenerationConfig(maxNewTokens, temperature, topK == null ? GenerationConfig.NO_TOP_K : topK,
+                topP == null ? GenerationConfig.NO_TOP_P : topP, s, stop, logprobs, false);
         if (batch < 1) {
             throw new UserInputException("--batch must be at least 1, got " + batch);
         }

@@ -2,7 +2,7 @@ package dev.dynalora.cli;
 
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.formats.SafetensorsReader;
-import dev.dynalora.models.bert.PretrainedBert;
+import dev.dynalora.models.CheckpointWeights;
 import dev.dynalora.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,7 +22,7 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ModelConfig c = ModelConfig.read(model);
-        Path f = PretrainedBert.weightsFile(model);
+        Path f = CheckpointWeights.file(model);
         PrintStream out = System.out;
         out.printf("model        %s%n", model);
         out.printf("model_type   %s%n", c.modelType());

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The dynalora command. User mistakes (bad paths, malformed files, bad flags) end with one line on standard
- * error and exit code 2; only genuine internal failures print a stack trace.
+ * error and exit code 2, naming settings by their flags ({@link SettingFlags}); only genuine internal failures
+ * print a stack trace.
  */
 @Command(name = "dynalora", mixinStandardHelpOptions = true, version = "dynalora 0.1.0",
         description = "Fine-tune transformer encoders with LoRA, AdaLoRA and Dynamic LoRA, in pure Java.",
@@ -44,12 +45,12 @@ public final class Main implements Runnable {
             }
             PrintWriter err = cmd.getErr();
             if (t instanceof TrainingInterruptedException) {
-                err.println("dynalora: " + t.getMessage());
+                err.println("dynalora: " + SettingFlags.message((TrainingInterruptedException) t));
                 err.flush();
                 return Interrupts.exitCode();
             }
-            if (t instanceof UserInputException) {
-                err.println("dynalora: error: " + t.getMessage());
+            if (t instanceof UserInputException u) {
+                err.println("dynalora: error: " + SettingFlags.message(u));
                 err.flush();
                 return EXIT_USER_ERROR;
             }

@@ -2,6 +2,7 @@ package dev.dynalora.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.training.AdaptiveOptions;
 import dev.dynalora.models.AutoModels;
@@ -52,7 +53,7 @@ final class TrainCommand implements Callable<Integer> {
             + " train.txt and valid.txt, for sft train.jsonl and valid.jsonl (required unless --resume).")
     Path data;
 
-    @Option(names = "--method", defaultValue = "lora", description = "head, full, lora, adalora or dynamic. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--method", defaultValue = TrainConfig.DEFAULT_METHOD, description = "head, full, lora, adalora or dynamic. Default: ${DEFAULT-VALUE}.")
     String method;
 
     @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run folder to create (or to continue, with --resume).")
@@ -82,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "Scale by alpha/sqrt(r) (rsLoRA).")
     boolean rsLora;
 
-    @Option(names = "--lora-dropout", defaultValue = "0", description = "Dropout probability on the adapter input while training, as PEFT's lora_dropout. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--lora-dropout", defaultValue = "" + TrainConfig.DEFAULT_LORA_DROPOUT, description = "Dropout probability on the adapter input while training, as PEFT's lora_dropout. Default: ${DEFAULT-VALUE}.")
     float loraDropout;
 
     @Option(names = "--epochs", defaultValue = "" + TrainConfig.DEFAULT_EPOCHS, description = "Default: ${DEFAULT-VALUE}.")
@@ -123,10 +124,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--r-max", description = "Dynamic LoRA: components allocated per module. Default: 2 x --rank.")
     Integer rMax;
 
-    @Option(names = "--r-min", defaultValue = "1", description = "Dynamic LoRA: least active rank of a module. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--r-min", defaultValue = "" + AdaptiveOptions.DEFAULT_R_MIN, description = "Dynamic LoRA: least active rank of a module. Default: ${DEFAULT-VALUE}.")
     int rMin;
 
-    @Option(names = "--tau", defaultValue = "2.0", description = "Dynamic LoRA: softmax temperature of the reallocation. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--tau", defaultValue = "" + AdaptiveOptions.DEFAULT_TAU, description = "Dynamic LoRA: softmax temperature of the reallocation. Default: ${DEFAULT-VALUE}.")
     double tau;
 
     @Option(names = "--no-importance", description = "Dynamic LoRA: do not measure importance (implies --no-reallocation).")
@@ -157,16 +158,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--target-r", description = "AdaLoRA: final average rank. Default: --rank.")
     Integer targetR;
 
-    @Option(names = "--orth-reg-weight", defaultValue = "0.5", description = "AdaLoRA: orthogonal regulariser weight. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--orth-reg-weight", defaultValue = "" + AdaptiveOptions.DEFAULT_ORTH_REG_WEIGHT, description = "AdaLoRA: orthogonal regulariser weight. Default: ${DEFAULT-VALUE}.")
     double orthRegWeight;
 
-    @Option(names = "--t-init", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps before the first reallocation (default 10%% of the run).")
+    @Option(names = "--t-init", defaultValue = "" + AdaptiveOptions.SCHEDULE_DEFAULT, description = "AdaLoRA / Dynamic LoRA: steps before the first reallocation (default 10%% of the run).")
     long tInit;
 
-    @Option(names = "--t-final", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: final steps with the allocation frozen (default 20%%).")
+    @Option(names = "--t-final", defaultValue = "" + AdaptiveOptions.SCHEDULE_DEFAULT, description = "AdaLoRA / Dynamic LoRA: final steps with the allocation frozen (default 20%%).")
     long tFinal;
 
-    @Option(names = "--delta-t", defaultValue = "-1", description = "AdaLoRA / Dynamic LoRA: steps between reallocations (default: about 20 in the window).")
+    @Option(names = "--delta-t", defaultValue = "" + AdaptiveOptions.SCHEDULE_DEFAULT, description = "AdaLoRA / Dynamic LoRA: steps between reallocations (default: about 20 in the window).")
     long deltaT;
 
     @Mixin
@@ -195,7 +196,8 @@ final class TrainCommand implements Callable<Integer> {
             return trainCausalLm(m, lr != null ? lr : (float) CausalLmRuns.defaultLearningRate(m));
         }
         float peak = lr != null ? lr : (float) m.defaultLearningRate();
-        TrainConfig c = config(m, peak, targets != null ? targets : "query,value", maxLen != null ? maxLen : 128);
+        TrainConfig c = config(m, peak, targets != null ? targets : GlueTrainer.DEFAULT_TARGETS,
+                maxLen != null ? maxLen : TrainConfig.DEFAULT_MAX_LEN);
         // Everything that can fail on the user's input (model, --targets, --max-len, task data, tokenizer,
         // memory) is checked before the run folder is created, so a failed start leaves nothing behind.
         GlueTrainer.Built built = GlueTrainer.build(c);
@@ -222,7 +224,7 @@ final class TrainCommand implements Callable<Integer> {
                 .model(model.toAbsolutePath().normalize().toString())
                 .task(task)
                 .data(data.toAbsolutePath().normalize().toString())
-                .method(m.cliName())
+                .method(m.id())
                 .rank(rank).alpha(alpha).targets(resolvedTargets).rsLora(rsLora).loraDropout(loraDropout)
                 .epochs(epochs).batch(batch).lr(peak).maxLen(resolvedMaxLen).seed(seed).threads(threads.resolve())
                 .warmupRatio(warmupRatio).weightDecay(weightDecay).maxGradNorm(maxGradNorm)
@@ -243,8 +245,9 @@ final class TrainCommand implements Callable<Integer> {
         } finally {
             Interrupts.disarm();
         }
-        if (summary.get("adapter_warning") instanceof String warning) {
-            System.err.println("dynalora: warning: " + warning);
+        UserMessage warning = Trainer.peftGateWarning(setup.method(), setup.model());
+        if (warning != null) {
+            System.err.println("dynalora: warning: " + warning.render(SettingFlags::text));
         }
         System.out.println(new ObjectMapper().writeValueAsString(summary));
         return 0;

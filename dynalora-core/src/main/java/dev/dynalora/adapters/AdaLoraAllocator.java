@@ -2,7 +2,10 @@ package dev.dynalora.adapters;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 
 import java.util.Arrays;
 import java.util.Collections;
@@ -40,25 +43,33 @@ public final class AdaLoraAllocator implements RankAllocator {
     public record Config(int initR, int targetR, long tinit, long tfinal, long deltaT, double beta1, double beta2,
                          double orthRegWeight, long totalStep) {
         public Config {
-            if (initR < 1 || targetR < 0 || targetR > initR) {
-                throw new UserInputException("AdaLoRA: need init_r >= 1 and 0 <= target_r <= init_r, got init_r "
-                        + initR + ", target_r " + targetR);
+            if (initR < 1) {
+                throw new ConfigException(Setting.INIT_R, "(AdaLoRA) must be at least 1, got " + initR);
+            }
+            if (targetR < 0 || targetR > initR) {
+                throw new ConfigException(Setting.TARGET_R, "(AdaLoRA) must be in [0, ", Setting.INIT_R.is(initR),
+                        "], got " + targetR);
             }
             if (!(beta1 > 0 && beta1 < 1) || !(beta2 > 0 && beta2 < 1)) {
                 throw new UserInputException("AdaLoRA: beta1 and beta2 must be in (0, 1), got " + beta1 + ", " + beta2);
             }
-            if (tinit < 0 || tfinal < 0 || deltaT < 1) {
-                throw new UserInputException("AdaLoRA: need tinit >= 0, tfinal >= 0, deltaT >= 1, got "
-                        + tinit + ", " + tfinal + ", " + deltaT);
+            if (tinit < 0) {
+                throw new ConfigException(Setting.T_INIT, "(AdaLoRA) must be >= 0, got " + tinit);
+            }
+            if (tfinal < 0) {
+                throw new ConfigException(Setting.T_FINAL, "(AdaLoRA) must be >= 0, got " + tfinal);
+            }
+            if (deltaT < 1) {
+                throw new ConfigException(Setting.DELTA_T, "(AdaLoRA) must be at least 1, got " + deltaT);
             }
             if (totalStep - tfinal - tinit <= 0) {
                 // PEFT would divide by zero (or schedule backwards) in budget_schedule.
-                throw new UserInputException("AdaLoRA: total_step (" + totalStep + ") must exceed tinit + tfinal ("
-                        + tinit + " + " + tfinal + ")");
+                throw new UserInputException(UserMessage.of("AdaLoRA: ", Setting.T_INIT.is(tinit), " and ",
+                        Setting.T_FINAL.is(tfinal), " leave no step of the run's " + totalStep + " to reallocate in"));
             }
             if (!(orthRegWeight > 0)) {
                 // PEFT raises "orth_reg_weight should be greater than 0".
-                throw new UserInputException("AdaLoRA: orth_reg_weight must be greater than 0, got " + orthRegWeight);
+                throw new ConfigException(Setting.ORTH_REG_WEIGHT, "(AdaLoRA) must be greater than 0, got " + orthRegWeight);
             }
         }
 

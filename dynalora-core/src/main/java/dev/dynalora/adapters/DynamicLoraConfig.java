@@ -1,6 +1,9 @@
 package dev.dynalora.adapters;
 
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 
 /**
  * Settings of Dynamic LoRA (docs/dynamic-lora.md). Every module carries {@code rMax} rank components (the
@@ -52,27 +55,27 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
 
     public DynamicLoraConfig {
         if (rMax < 1) {
-            throw new UserInputException("Dynamic LoRA: r_max (the LoRA rank) must be at least 1, got " + rMax);
+            throw new ConfigException(Setting.R_MAX, "(Dynamic LoRA) must be at least 1, got " + rMax);
         }
         if (rMin < 1 || rMin > rMax) {
-            throw new UserInputException("Dynamic LoRA: r_min must be in [1, r_max = " + rMax + "], got " + rMin);
+            throw new ConfigException(Setting.R_MIN, "(Dynamic LoRA) must be in [1, ", Setting.R_MAX.is(rMax), "], got " + rMin);
         }
         if (r0 < rMin || r0 > rMax) {
-            throw new UserInputException("Dynamic LoRA: initial rank r0 must be in [r_min, r_max] = [" + rMin + ", "
-                    + rMax + "], got " + r0);
+            throw new UserInputException(UserMessage.of("Dynamic LoRA: the initial rank r0 (" + r0 + ") must be in [",
+                    Setting.R_MIN.is(rMin), ", ", Setting.R_MAX.is(rMax), "]"));
         }
         if (rTarget < rMin || rTarget > rMax) {
-            throw new UserInputException("Dynamic LoRA: target rank must be in [r_min, r_max] = [" + rMin + ", "
-                    + rMax + "], got " + rTarget);
+            throw new UserInputException(UserMessage.of("Dynamic LoRA: the target rank (" + rTarget + ") must be in [",
+                    Setting.R_MIN.is(rMin), ", ", Setting.R_MAX.is(rMax), "]"));
         }
         if (!(beta1 > 0 && beta1 < 1) || !(beta2 > 0 && beta2 < 1)) {
             throw new UserInputException("Dynamic LoRA: beta1 and beta2 must be in (0, 1), got " + beta1 + ", " + beta2);
         }
         if (!(tau > 0) || Double.isInfinite(tau)) {
-            throw new UserInputException("Dynamic LoRA: tau must be positive and finite, got " + tau);
+            throw new ConfigException(Setting.TAU, "(Dynamic LoRA) must be positive and finite, got " + tau);
         }
         if (maxRankStep < 0) {
-            throw new UserInputException("Dynamic LoRA: the rank step limit must be >= 0 (0: none), got " + maxRankStep);
+            throw new ConfigException(Setting.MAX_RANK_STEP, "(Dynamic LoRA) must be >= 0 (0: no limit), got " + maxRankStep);
         }
         if (reallocation && !importance) {
             throw new UserInputException("Dynamic LoRA: reallocation needs the importance measurement switched on");
@@ -82,15 +85,19 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
                     + ") needs reallocation switched on");
         }
         if (reallocation) {
-            if (tInit < 0 || tFinal < 0) {
-                throw new UserInputException("Dynamic LoRA: t_init and t_final must be >= 0, got " + tInit + ", " + tFinal);
+            if (tInit < 0) {
+                throw new ConfigException(Setting.T_INIT, "(Dynamic LoRA) must be >= 0, got " + tInit);
+            }
+            if (tFinal < 0) {
+                throw new ConfigException(Setting.T_FINAL, "(Dynamic LoRA) must be >= 0, got " + tFinal);
             }
             if (deltaT < 1) {
-                throw new UserInputException("Dynamic LoRA: delta_t must be at least 1, got " + deltaT);
+                throw new ConfigException(Setting.DELTA_T, "(Dynamic LoRA) must be at least 1, got " + deltaT);
             }
             if (totalSteps - tFinal <= tInit) {
-                throw new UserInputException("Dynamic LoRA: no reallocation window: t_init (" + tInit + ") must be below"
-                        + " total_steps - t_final (" + totalSteps + " - " + tFinal + ")");
+                throw new UserInputException(UserMessage.of("Dynamic LoRA: no reallocation window: ",
+                        Setting.T_INIT.is(tInit), " and ", Setting.T_FINAL.is(tFinal), " leave no step of the run's "
+                        + totalSteps + " between them"));
             }
         }
     }

@@ -1,6 +1,7 @@
 package dev.dynalora.adapters;
 
-import dev.dynalora.UserInputException;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -21,10 +22,10 @@ public record LoraConfig(int rank, float alpha, List<String> targetModules, Stri
 
     public LoraConfig {
         if (rank < 1) {
-            throw new UserInputException("LoRA rank must be at least 1, got " + rank);
+            throw new ConfigException(Setting.RANK, "must be at least 1, got " + rank);
         }
         if (!(dropout >= 0f && dropout < 1f)) {
-            throw new UserInputException("LoRA dropout must be in [0, 1), got " + dropout);
+            throw new ConfigException(Setting.LORA_DROPOUT, "must be in [0, 1), got " + dropout);
         }
         targetModules = targetModules == null ? List.of() : List.copyOf(targetModules);
         rankPattern = rankPattern == null ? Map.of() : Map.copyOf(new LinkedHashMap<>(rankPattern));
@@ -32,18 +33,18 @@ public record LoraConfig(int rank, float alpha, List<String> targetModules, Stri
     }
 
     /**
-     * Parses the --targets flag: a comma-separated list of module names (query,value) or, if it holds
+     * Parses a run's targets setting: a comma-separated list of module names (query,value) or, if it holds
      * regular-expression syntax, one pattern matched against the whole module path.
      */
     public static LoraConfig of(int rank, float alpha, String targets, boolean rsLora, float dropout, long seed) {
         if (targets == null || targets.isBlank()) {
-            throw new UserInputException("--targets is empty: name the modules to adapt, e.g. query,value");
+            throw new ConfigException(Setting.TARGETS, "is empty: name the modules to adapt, e.g. query,value");
         }
         if (targets.chars().anyMatch(c -> "*[]()|^$\\+?{}".indexOf(c) >= 0)) {
             try {
                 Pattern.compile(targets);
             } catch (PatternSyntaxException e) {
-                throw new UserInputException("--targets: invalid regular expression: " + e.getDescription());
+                throw new ConfigException(Setting.TARGETS, "is not a valid regular expression: " + e.getDescription());
             }
             return new LoraConfig(rank, alpha, List.of(), targets, Map.of(), Map.of(), rsLora, dropout, seed);
         }

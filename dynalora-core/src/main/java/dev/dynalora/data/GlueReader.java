@@ -66,7 +66,7 @@ public final class GlueReader {
         if (taskDir != null) {
             Path file = taskDir.resolve(fileName);
             if (!Files.isRegularFile(file)) {
-                throw new UserInputException("missing " + file + " (GLUE " + task.cliName() + " " + split + " split)");
+                throw new UserInputException("missing " + file + " (GLUE " + task.id() + " " + split + " split)");
             }
             return file;
         }
@@ -75,7 +75,7 @@ public final class GlueReader {
         Path name = dataDir.toAbsolutePath().normalize().getFileName();
         GlueTask named = name == null ? null : GlueTask.lookup(name.toString());
         if (named != null && named != task) {
-            throw new UserInputException(dataDir + " is the " + named.cliName() + " folder, not " + task.cliName());
+            throw new UserInputException(dataDir + " is the " + named.id() + " folder, not " + task.id());
         }
         Path file = dataDir.resolve(fileName);
         if (!Files.isRegularFile(file)) {
@@ -127,7 +127,7 @@ public final class GlueReader {
                     headerPending = false;
                     if (cols.length != layout.columns()) {
                         throw error(file, lineNo, "header has " + cols.length + " columns, expected "
-                                + layout.columns() + " for " + task.cliName() + " " + split + " (wrong file?)");
+                                + layout.columns() + " for " + task.id() + " " + split + " (wrong file?)");
                     }
                     continue;
                 }
@@ -154,7 +154,7 @@ public final class GlueReader {
                                     GlueTask.Layout layout, int position) {
         if (cols.length != layout.columns()) {
             throw error(file, lineNo, cols.length + " columns, expected " + layout.columns() + " for "
-                    + task.cliName() + " " + split + " (tab inside a sentence, or a truncated row?)");
+                    + task.id() + " " + split + " (tab inside a sentence, or a truncated row?)");
         }
         String textA = text(file, lineNo, cols, layout.textA());
         String textB = layout.textB() >= 0 ? text(file, lineNo, cols, layout.textB()) : null;
@@ -184,7 +184,7 @@ public final class GlueReader {
             String raw = cols[layout.label()].trim();
             label = task.labelIndex(raw);
             if (label < 0) {
-                throw error(file, lineNo, "unknown label '" + snippet(raw) + "' for " + task.cliName()
+                throw error(file, lineNo, "unknown label '" + snippet(raw) + "' for " + task.id()
                         + " (expected one of " + String.join(", ", task.labelNames()) + ")");
             }
             target = label;

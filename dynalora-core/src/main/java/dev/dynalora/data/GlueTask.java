@@ -85,16 +85,16 @@ public enum GlueTask {
         }
     }
 
-    private final String cliName;
+    private final String id;
     private final String folder;
     private final List<String> labelNames;
     private final List<String> metricNames;
     private final Map<String, Layout> layouts;
     private final List<String> splits;
 
-    GlueTask(String cliName, String folder, List<String> labelNames, List<String> metricNames,
+    GlueTask(String id, String folder, List<String> labelNames, List<String> metricNames,
              Map<String, Layout> layouts) {
-        this.cliName = cliName;
+        this.id = id;
         this.folder = folder;
         this.labelNames = labelNames;
         this.metricNames = metricNames;
@@ -110,9 +110,9 @@ public enum GlueTask {
         this.splits = List.copyOf(s);
     }
 
-    /** Lower-case name used on the command line and in file names of results: cola, sst2, ... */
-    public String cliName() {
-        return cliName;
+    /** The task's id, as a run configuration names it and in file names of results: cola, sst2, ... */
+    public String id() {
+        return id;
     }
 
     /** Folder name in the original GLUE download: CoLA, SST-2, STS-B, ... */
@@ -181,14 +181,14 @@ public enum GlueTask {
     public Layout layout(String split) {
         Layout layout = split == null ? null : layouts.get(split);
         if (layout == null) {
-            throw new UserInputException("unknown split '" + split + "' for task " + cliName + "; valid splits: "
+            throw new UserInputException("unknown split '" + split + "' for task " + id + "; valid splits: "
                     + String.join(", ", splits));
         }
         return layout;
     }
 
     /**
-     * Task from a user-supplied name: the CLI name or the GLUE folder name, ignoring case, '-' and '_' (so
+     * Task from a user-supplied name: the id or the GLUE folder name, ignoring case, '-' and '_' (so
      * "SST-2", "sst_2", "STS-B" and "CoLA" all work).
      */
     public static GlueTask parse(String name) {
@@ -203,7 +203,7 @@ public enum GlueTask {
     static GlueTask lookup(String name) {
         String key = normalize(name);
         for (GlueTask t : values()) {
-            if (t.cliName.equals(key) || normalize(t.folder).equals(key)) {
+            if (t.id.equals(key) || normalize(t.folder).equals(key)) {
                 return t;
             }
         }
@@ -211,7 +211,7 @@ public enum GlueTask {
     }
 
     public static String validNames() {
-        return Stream.of(values()).map(GlueTask::cliName).collect(Collectors.joining(", "));
+        return Stream.of(values()).map(GlueTask::id).collect(Collectors.joining(", "));
     }
 
     private static String normalize(String name) {

@@ -3,7 +3,9 @@ package dev.dynalora.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.tokenize.TextTokenizer;
 
 import java.nio.file.Files;
@@ -15,11 +17,11 @@ import java.util.List;
  * Causal-LM data, built exactly as the PyTorch reference (shared/reference/torch_llama_lora.py) builds it, so
  * that losses and perplexities compare:
  * <ul>
- *   <li>{@code --task lm}: a text file; documents are the pieces between blank lines ("\n\n"; blank pieces
+ *   <li>task {@code lm}: a text file; documents are the pieces between blank lines ("\n\n"; blank pieces
  *       dropped); each becomes BOS + tokens(document + "\n\n"); the documents' tokens are concatenated and cut
  *       into windows of block + 1 tokens that overlap by one (inputs = window[:-1], targets = window[1:]); a
  *       last partial window is dropped;</li>
- *   <li>{@code --task sft}: JSON lines {"prompt": ..., "completion": ...}; each becomes BOS + tokens(prompt)
+ *   <li>task {@code sft}: JSON lines {"prompt": ..., "completion": ...}; each becomes BOS + tokens(prompt)
  *       + tokens(completion) + EOS, prompt and completion tokenized separately, cut to block + 1 tokens; loss
  *       on the completion's tokens only; no packing across examples.</li>
  * </ul>
@@ -38,7 +40,7 @@ public final class LmDataReader {
     /**
      * The windows of a plain-text file.
      *
-     * @param block tokens the model reads per window (--max-len)
+     * @param block tokens the model reads per window (the run's maxLen)
      * @param limit the first {@code limit} windows only (0: all)
      */
     public static List<LmExample> textBlocks(Path file, TextTokenizer tok, int bos, int block, int limit) {
@@ -71,8 +73,8 @@ public final class LmDataReader {
             n = Math.min(n, limit);
         }
         if (n == 0) {
-            throw new UserInputException(file + ": " + stream.length + " tokens, fewer than one block of --max-len "
-                    + block + " + 1");
+            throw new UserInputException(UserMessage.of(file + ": " + stream.length + " tokens, fewer than one block of ",
+                    Setting.MAX_LEN.is(block), " + 1"));
         }
         List<LmExample> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -87,7 +89,7 @@ public final class LmDataReader {
      * The prompt/completion pairs of a JSON-lines file. Pairs whose prompt alone fills the block have no
      * completion token left to learn from and are skipped (they would add nothing to the loss).
      *
-     * @param block tokens the model reads per example at most (--max-len)
+     * @param block tokens the model reads per example at most (the run's maxLen)
      * @param limit the first {@code limit} pairs only (0: all)
      */
     public static List<LmExample> promptCompletions(Path file, TextTokenizer tok, int bos, int eos, int block, int limit) {
@@ -132,7 +134,8 @@ public final class LmDataReader {
             }
         }
         if (out.isEmpty()) {
-            throw new UserInputException(file + ": no prompt/completion pairs with a completion token within --max-len " + block);
+            throw new UserInputException(UserMessage.of(file + ": no prompt/completion pairs with a completion token"
+                    + " within ", Setting.MAX_LEN.is(block)));
         }
         return out;
     }
@@ -156,8 +159,8 @@ public final class LmDataReader {
         String name = sft ? (train ? TRAIN_JSONL : VALID_JSONL) : (train ? TRAIN_TXT : VALID_TXT);
         Path f = dir.resolve(name);
         if (!Files.isRegularFile(f)) {
-            throw new UserInputException(dir + " has no " + name + " (--task " + (sft ? "sft" : "lm") + " reads "
-                    + (sft ? TRAIN_JSONL + " and " + VALID_JSONL : TRAIN_TXT + " and " + VALID_TXT) + ")");
+            throw new UserInputException(UserMessage.of(dir + " has no " + name + " (", Setting.TASK.is(sft ? "sft" : "lm"), " reads "
+                    + (sft ? TRAIN_JSONL + " and " + VALID_JSONL : TRAIN_TXT + " and " + VALID_TXT) + ")"));
         }
         return f;
     }

@@ -3,8 +3,8 @@ package dev.dynalora.data;
 /**
  * One causal-LM training or validation sequence: {@code ids} (at most the block length + 1 tokens); the model
  * reads ids[0 .. n-2] and is scored on predicting ids[j + 1] at every position j from {@code firstTarget} on.
- * Plain text ({@code --task lm}) scores every position (firstTarget 0); prompt/completion pairs
- * ({@code --task sft}) only the completion: firstTarget = the prompt's length (BOS included) - 1, the
+ * Plain text (task {@code lm}) scores every position (firstTarget 0); prompt/completion pairs
+ * (task {@code sft}) only the completion: firstTarget = the prompt's length (BOS included) - 1, the
  * position whose next token is the completion's first.
  */
 public record LmExample(int[] ids, int firstTarget) {

@@ -30,7 +30,7 @@ public final class TaskMetrics {
     /** Metrics of class-id predictions for a classification task. */
     public static Map<String, Double> compute(GlueTask task, int[] predicted, int[] gold) {
         if (task.isRegression()) {
-            throw new IllegalArgumentException(task.cliName() + " is a regression task: pass float predictions");
+            throw new IllegalArgumentException(task.id() + " is a regression task: pass float predictions");
         }
         Map<String, Double> m = new LinkedHashMap<>();
         for (String name : task.metricNames()) {
@@ -47,7 +47,7 @@ public final class TaskMetrics {
     /** Metrics of score predictions for the regression task (STS-B). */
     public static Map<String, Double> compute(GlueTask task, float[] predicted, float[] gold) {
         if (!task.isRegression()) {
-            throw new IllegalArgumentException(task.cliName() + " is a classification task: pass class ids");
+            throw new IllegalArgumentException(task.id() + " is a classification task: pass class ids");
         }
         Map<String, Double> m = new LinkedHashMap<>();
         for (String name : task.metricNames()) {

@@ -1,6 +1,7 @@
 package dev.dynalora.generation;
 
-import dev.dynalora.UserInputException;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 
 import java.util.List;
 
@@ -12,7 +13,7 @@ import java.util.List;
  * in. Sampling is deterministic for a given seed: each prompt draws from its own generator, derived from the
  * seed and the prompt's index, so a prompt's completion does not depend on the batch it ran in.
  *
- * <p>Invalid settings are a {@link UserInputException} whose message names the generate command's flag.
+ * <p>An invalid setting is a {@link ConfigException} naming it.
  *
  * @param maxNewTokens tokens generated at most per prompt (finish reason "length" when reached)
  * @param stop         strings that end a completion (cut before the first one found; finish reason "stop")
@@ -21,33 +22,40 @@ import java.util.List;
  */
 public record GenerationConfig(int maxNewTokens, float temperature, int topK, float topP, long seed,
                                List<String> stop, int logprobs, boolean ignoreEos) {
+    /** Tokens generated at most per prompt unless told otherwise. */
+    public static final int DEFAULT_MAX_NEW_TOKENS = 128;
+    /** topK that does not limit the choice. */
+    public static final int NO_TOP_K = 0;
+    /** topP that does not limit the choice. */
+    public static final float NO_TOP_P = 1f;
+
     public GenerationConfig {
         if (maxNewTokens < 1) {
-            throw new UserInputException("--max-new-tokens must be at least 1, got " + maxNewTokens);
+            throw new ConfigException(Setting.MAX_NEW_TOKENS, "must be at least 1, got " + maxNewTokens);
         }
         if (!(temperature >= 0) || Float.isInfinite(temperature)) {
-            throw new UserInputException("--temperature must be a number >= 0 (0 is greedy), got " + temperature);
+            throw new ConfigException(Setting.TEMPERATURE, "must be a number >= 0 (0 is greedy), got " + temperature);
         }
         if (topK < 0) {
-            throw new UserInputException("--top-k must be >= 0 (0: no limit), got " + topK);
+            throw new ConfigException(Setting.TOP_K, "must be >= 0 (0: no limit), got " + topK);
         }
         if (!(topP > 0 && topP <= 1)) {
-            throw new UserInputException("--top-p must be in (0, 1] (1: no limit), got " + topP);
+            throw new ConfigException(Setting.TOP_P, "must be in (0, 1] (1: no limit), got " + topP);
         }
         if (logprobs < 0) {
-            throw new UserInputException("--logprobs must be >= 0, got " + logprobs);
+            throw new ConfigException(Setting.LOGPROBS, "must be >= 0, got " + logprobs);
         }
         stop = List.copyOf(stop);
         for (String s : stop) {
             if (s.isEmpty()) {
-                throw new UserInputException("--stop strings must not be empty");
+                throw new ConfigException(Setting.STOP, "strings must not be empty");
             }
         }
     }
 
     /** Greedy decoding of at most maxNewTokens tokens, stopping at end-of-sequence. */
     public static GenerationConfig greedy(int maxNewTokens) {
-        return new GenerationConfig(maxNewTokens, 0f, 0, 1f, 0L, List.of(), 0, false);
+        return new GenerationConfig(maxNewTokens, 0f, NO_TOP_K, NO_TOP_P, 0L, List.of(), 0, false);
     }
 
     /** Whether tokens are sampled (temperature above 0) rather than chosen greedily. */

@@ -1,6 +1,9 @@
 package dev.dynalora.generation;
 
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.layers.Softmax;
@@ -65,12 +68,15 @@ public final class Generator {
         this.detok = detok;
         for (LinearModule m : model.linearModules()) {
             if (m.adapter() instanceof LoraAdapter a && a.gated() && !a.gatePerToken()) {
-                throw new UserInputException("the adapter on " + m.name() + " has a gate per example, which depends on"
-                        + " the whole sequence and cannot be used with a KV cache; generate with an adapter trained"
-                        + " with --no-gate or --gate-per-token");
+                throw new UserInputException(UserMessage.of("the adapter on " + m.name() + " has a gate per example,"
+                        + " which depends on the whole sequence and cannot be used with a KV cache; generate with an"
+                        + " adapter trained with ", Setting.GATE.is(false), " or ", Setting.GATE_PER_TOKEN.is(true)));
             }
         }
     }
+
+    /** Prompts generated at once unless told otherwise. */
+    public static final int DEFAULT_BATCH = 8;
 
     public Stats stats() {
         return stats;
@@ -86,13 +92,13 @@ public final class Generator {
     public List<Completion> generate(List<int[]> prompts, GenerationConfig config, int batch, Listener listener) {
         int context = model.maxPositions();
         if (batch < 1) {
-            throw new UserInputException("--batch must be at least 1, got " + batch);
+            throw new ConfigException(Setting.BATCH, "must be at least 1, got " + batch);
         }
         if (!config.stop().isEmpty() && detok == null) {
             throw new IllegalArgumentException("stop strings need a detokenizer");
         }
         if (config.logprobs() > model.vocabSize()) {
-            throw new UserInputException("--logprobs " + config.logprobs() + " exceeds the vocabulary of " + model.vocabSize() + " tokens");
+            throw new ConfigException(Setting.LOGPROBS, config.logprobs() + " exceeds the vocabulary of " + model.vocabSize() + " tokens");
         }
         int longest = 0;
         for (int i = 0; i < prompts.size(); i++) {

@@ -35,7 +35,7 @@ public interface AdaptableModel {
         return false;
     }
 
-    /** The --targets default: what PEFT users adapt in this family (query,value for BERT, q_proj,v_proj for Llama). */
+    /** The default targets of a run: what PEFT users adapt in this family (query,value for BERT, q_proj,v_proj for Llama). */
     String defaultTargets();
 
     /** Hugging Face names and PEFT's wrapping of this family: what adapter files and exports are built from. */

@@ -1,6 +1,8 @@
 package dev.dynalora.models;
 
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 
@@ -56,7 +58,7 @@ public final class AdapterMerge {
                 continue;
             }
             if (a instanceof LoraAdapter la && la.gated()) {
-                throw new UserInputException(gatedMessage(m));
+                throw new UserInputException(gatedMessage(m, "merge"));
             }
             float[] w = m.weight().data().clone();
             try {
@@ -75,10 +77,11 @@ public final class AdapterMerge {
         return new Merged(adapters);
     }
 
-    static String gatedMessage(LinearModule m) {
-        return "cannot merge the adapter of " + m.name() + ": it has an input gate (Dynamic LoRA), whose"
-                + " factor g(x) changes with every input, so no fixed weight reproduces it exactly; keep the adapter"
-                + " unmerged, or train with --no-gate for an adapter that merges";
+    /** Why a gated adapter cannot be folded into a weight; {@code verb}: what was asked (merge, export). */
+    static UserMessage gatedMessage(LinearModule m, String verb) {
+        return UserMessage.of("cannot " + verb + " the adapter of " + m.name() + ": it has an input gate (Dynamic"
+                + " LoRA), whose factor g(x) changes with every input, so no fixed weight reproduces it exactly; keep"
+                + " the adapter unmerged, or train with ", Setting.GATE.is(false), " for an adapter that merges");
     }
 
     /**

@@ -21,7 +21,8 @@ public final class AutoModels {
         return switch (type) {
             case "llama" -> PretrainedLlama.load(dir);
             default -> throw new UserInputException(dir + ": model_type \"" + type + "\" is not a causal language model"
-                    + " (supported: llama); generating text and --task lm or sft need one");
+                    + " (supported: llama); generating text and training on plain text (task lm) or on"
+                    + " prompt/completion pairs (task sft) need one");
         };
     }
 

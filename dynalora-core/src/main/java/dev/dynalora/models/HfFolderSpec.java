@@ -12,7 +12,7 @@ import java.util.Objects;
  * @param config      config.json as transformers should read it back (architectures, torch_dtype float32, ...)
  * @param copiedFiles files of the base model's folder copied when they exist: the tokenizer's, and whatever else
  *                    from_pretrained / AutoTokenizer read for this family. An existing folder holding nothing but
- *                    these, config.json and model.safetensors counts as an earlier export (--overwrite may replace it).
+ *                    these, config.json and model.safetensors counts as an earlier export (overwriting may replace it).
  */
 public record HfFolderSpec(ObjectNode config, List<String> copiedFiles) {
     public HfFolderSpec {

@@ -6,7 +6,9 @@ import dev.dynalora.models.bert.SequenceClassifier;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.adapters.LinearAdapter;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.formats.AtomicFiles;
@@ -94,8 +96,8 @@ public final class HuggingFaceExport {
         }
         if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             if (!overwrite) {
-                throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite to replace"
-                        + " the model folder there");
+                throw new UserInputException(UserMessage.of(outDir + ": already exists; choose a new folder, or pass ",
+                        Setting.OVERWRITE, " to replace the model folder there"));
             }
             requireModelFolder(target, outDir, writtenFiles(spec));
         }
@@ -138,7 +140,7 @@ public final class HuggingFaceExport {
         if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             if (!overwrite) {
                 // Appeared while we were writing.
-                throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite");
+                throw alreadyExists(outDir, null);
             }
             old = target.resolveSibling("." + target.getFileName() + ".old-"
                     + Long.toHexString(ThreadLocalRandom.current().nextLong()));
@@ -148,7 +150,7 @@ public final class HuggingFaceExport {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (FileAlreadyExistsException e) {
             restore(old, target);
-            throw new UserInputException(outDir + ": already exists; choose a new folder, or pass --overwrite", e);
+            throw alreadyExists(outDir, e);
         } catch (IOException | RuntimeException e) {
             restore(old, target);
             throw e;
@@ -168,7 +170,12 @@ public final class HuggingFaceExport {
         }
     }
 
-    /** Every file name an export of this kind writes: what an existing folder may hold to be replaced by --overwrite. */
+    private static UserInputException alreadyExists(Path outDir, Exception cause) {
+        return new UserInputException(UserMessage.of(outDir + ": already exists; choose a new folder, or pass ",
+                Setting.OVERWRITE), cause);
+    }
+
+    /** Every file name an export of this kind writes: what an existing folder may hold to be replaced when overwriting. */
     private static Set<String> writtenFiles(HfFolderSpec spec) {
         Set<String> names = new HashSet<>(spec.copiedFiles());
         names.add("model.safetensors");
@@ -193,9 +200,9 @@ public final class HuggingFaceExport {
             throw new UserInputException("cannot read " + outDir + ": " + describe(e), e);
         }
         if (!foreign.isEmpty()) {
-            throw new UserInputException(outDir + " holds files that an exported model folder does not ("
+            throw new UserInputException(UserMessage.of(outDir + " holds files that an exported model folder does not ("
                     + String.join(", ", foreign.subList(0, Math.min(3, foreign.size()))) + (foreign.size() > 3 ? ", ..." : "")
-                    + "), so --overwrite will not replace it; choose a new folder");
+                    + "), so ", Setting.OVERWRITE, " will not replace it; choose a new folder"));
         }
     }
 
@@ -211,7 +218,7 @@ public final class HuggingFaceExport {
                 continue;
             }
             if (a instanceof LoraAdapter la && la.gated()) {
-                throw new UserInputException(AdapterMerge.gatedMessage(m).replace("cannot merge", "cannot export"));
+                throw new UserInputException(AdapterMerge.gatedMessage(m, "export"));
             }
             Tensor w = m.weight().value().copy();
             try {

@@ -37,7 +37,7 @@ public final class AdaptiveHooks {
         return StepHooks.NONE;
     }
 
-    /** The run's Dynamic LoRA configuration: budget --rank per module inside [r_min, r_max]. */
+    /** The run's Dynamic LoRA configuration: budget of the run's rank per module inside [rMin, rMax]. */
     public static DynamicLoraConfig dynamicConfig(int rank, AdaptiveOptions o, long totalSteps) {
         DynamicLoraConfig c = DynamicLoraConfig.defaults(o.rMax(), totalSteps);
         if (o.tInit() >= 0 || o.tFinal() >= 0 || o.deltaT() >= 1) {

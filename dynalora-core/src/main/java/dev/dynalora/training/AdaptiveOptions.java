@@ -2,14 +2,18 @@ package dev.dynalora.training;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
+import dev.dynalora.adapters.DynamicLoraConfig;
 
 /**
- * Options of the adaptive methods. Dynamic LoRA: rMax (allocated rank per module, default 2 x --rank so that
- * a module can grow), rMin, tau, and the three switches; its budget is --rank per module on average, so it
- * has LoRA's active parameter count. AdaLoRA: initR (default 1.5 x --rank, PEFT's 12 for 8) and targetR
- * (default --rank), orthRegWeight. tInit, tFinal, deltaT: the schedule; negative means "the method's default
- * for the run length". gatePerToken: Dynamic LoRA's gate per token instead of per example (run configurations
- * written before it existed read as false). gateLrRatio: the learning rate of the gate weights w as a fraction of --lr (see
+ * Options of the adaptive methods. Dynamic LoRA: rMax (allocated rank per module, default 2 x the run's rank
+ * so that a module can grow), rMin, tau, and the three switches; its budget is the run's rank per module on
+ * average, so it has LoRA's active parameter count. AdaLoRA: initR (default 1.5 x rank, PEFT's 12 for 8) and
+ * targetR (default: the rank), orthRegWeight. tInit, tFinal, deltaT: the schedule; negative means "the method's
+ * default for the run length". gatePerToken: Dynamic LoRA's gate per token instead of per example (run
+ * configurations written before it existed read as false). gateLrRatio: the learning rate of the gate weights
+ * w as a fraction of the run's lr (see
  * {@link #DEFAULT_GATE_LR_RATIO}; run configurations written before it existed read as 1, what they trained with).
  * maxRankStep: most components a Dynamic LoRA module gains or loses at one reallocation, 0 for no limit (older
  * run configurations read as 0, what they trained with).
@@ -23,7 +27,19 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
     public static final double DEFAULT_GATE_LR_RATIO = 0.01;
 
     /** Components a module may gain or lose at one reallocation (docs/dynamic-lora.md, "Damping the moves"). */
-    public static final int DEFAULT_MAX_RANK_STEP = 2;
+    public static final int DEFAULT_MAX_RANK_STEP = DynamicLoraConfig.DEFAULT_MAX_RANK_STEP;
+
+    /** Dynamic LoRA: the fewest active components a module keeps. */
+    public static final int DEFAULT_R_MIN = 1;
+
+    /** Dynamic LoRA: the temperature of the reallocation's softmax. */
+    public static final double DEFAULT_TAU = DynamicLoraConfig.DEFAULT_TAU;
+
+    /** AdaLoRA: the weight of the orthogonal regulariser (PEFT's default). */
+    public static final double DEFAULT_ORTH_REG_WEIGHT = 0.5;
+
+    /** tInit, tFinal and deltaT at this value: the method's default for the run length. */
+    public static final long SCHEDULE_DEFAULT = -1;
 
     public AdaptiveOptions {
         if (gateLrRatio == null) {
@@ -33,17 +49,17 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
             maxRankStep = 0;
         }
         if (maxRankStep < 0) {
-            throw new dev.dynalora.UserInputException("--max-rank-step must be >= 0 (0: no limit), got " + maxRankStep);
+            throw new ConfigException(Setting.MAX_RANK_STEP, "must be >= 0 (0: no limit), got " + maxRankStep);
         }
         if (!(gateLrRatio >= 0) || gateLrRatio.isInfinite()) {
-            throw new dev.dynalora.UserInputException("--gate-lr-ratio must be a finite number >= 0, got " + gateLrRatio);
+            throw new ConfigException(Setting.GATE_LR_RATIO, "must be a finite number >= 0, got " + gateLrRatio);
         }
     }
 
     public static AdaptiveOptions defaults(int rank) {
-        return new AdaptiveOptions(2 * rank, 1, 2.0, true, true, true, Math.max(rank + 1, (3 * rank + 1) / 2), rank,
-                0.5, -1, -1, -1, false, DEFAULT_GATE_LR_RATIO,
-                DEFAULT_MAX_RANK_STEP);
+        return new AdaptiveOptions(2 * rank, DEFAULT_R_MIN, DEFAULT_TAU, true, true, true,
+                Math.max(rank + 1, (3 * rank + 1) / 2), rank, DEFAULT_ORTH_REG_WEIGHT,
+                SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, false, DEFAULT_GATE_LR_RATIO, DEFAULT_MAX_RANK_STEP);
     }
 
     /** A builder starting from {@link #defaults(int)} for this rank. */

@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.function.LongConsumer;
 
 /**
- * Next-token prediction on a causal LM ({@code --task lm} and {@code --task sft}): each batch is right-padded
+ * Next-token prediction on a causal LM (tasks {@code lm} and {@code sft}): each batch is right-padded
  * to its longest example; the loss is the mean cross-entropy over the scored positions of the batch (padding
  * and, for sft, the prompt are not scored), as the PyTorch reference computes it. Validation reports the mean
  * loss over every scored token of the split and its perplexity, exp(loss).

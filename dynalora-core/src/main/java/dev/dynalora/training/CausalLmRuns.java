@@ -1,6 +1,7 @@
 package dev.dynalora.training;
 
-import dev.dynalora.UserInputException;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.LmDataReader;
 import dev.dynalora.data.LmExample;
@@ -16,14 +17,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Causal-LM runs ({@code --task lm}: plain text, {@code --task sft}: prompt/completion pairs) on a decoder of any
+ * Causal-LM runs (task {@code lm}: plain text, task {@code sft}: prompt/completion pairs) on a decoder of any
  * family: the model with the run's method applied, the data, the memory guard and the trainer's setup. The
  * counterpart of {@link GlueTrainer} for GLUE tasks on encoders.
  */
 public final class CausalLmRuns {
     public static final String LM = "lm";
     public static final String SFT = "sft";
-    /** The --max-len default for decoders: 256 tokens, or the model's context if shorter. */
+    /** The maxLen default for decoders: 256 tokens, or the model's context if shorter. */
     public static final int DEFAULT_BLOCK = 256;
 
     private CausalLmRuns() {
@@ -38,7 +39,7 @@ public final class CausalLmRuns {
         return method.usesAdapters() ? 1e-3 : method.defaultLearningRate();
     }
 
-    /** Whether --task names a causal-LM task. */
+    /** Whether a run's task is a causal-LM task (lm or sft). */
     public static boolean isCausalTask(String task) {
         return LM.equals(task) || SFT.equals(task);
     }
@@ -54,18 +55,15 @@ public final class CausalLmRuns {
         return build(c, AutoModels.causalLm(Path.of(c.model())));
     }
 
-    /** Applies the run's method to an already loaded model; checks --max-len against its context. */
+    /** Applies the run's method to an already loaded model; checks maxLen against its context. */
     public static Built build(TrainConfig c, CausalLm model) {
         if (!isCausalTask(c.task())) {
             throw new IllegalArgumentException("not a causal-LM task: " + c.task());
         }
-        if (c.maxLen() > model.maxPositions()) {
-            throw new UserInputException("--max-len " + c.maxLen() + " exceeds the model's max_position_embeddings "
-                    + model.maxPositions() + "; use --max-len " + model.maxPositions() + " or less");
-        }
+        c.requireMaxLenWithin(model.maxPositions());
         Method method = Method.parse(c.method());
         if (method == Method.HEAD) {
-            throw new UserInputException("--method head trains a classification head, which a causal LM does not"
+            throw new ConfigException(Setting.METHOD, "head trains a classification head, which a causal LM does not"
                     + " have; use lora, adalora, dynamic or full");
         }
         LoraConfig lora = method.usesAdapters()
@@ -104,7 +102,7 @@ public final class CausalLmRuns {
         return new Data(load(c, model, true), load(c, model, false));
     }
 
-    /** One split's examples, limited by --limit (train) or --eval-limit (valid). */
+    /** One split's examples, limited by trainLimit (train) or evalLimit (valid). */
     public static List<LmExample> load(TrainConfig c, CausalLm model, boolean train) {
         boolean sft = SFT.equals(c.task());
         Path file = LmDataReader.splitFile(Path.of(c.data()), sft, train);

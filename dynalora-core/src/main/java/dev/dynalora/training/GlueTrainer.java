@@ -10,7 +10,8 @@ import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.kernels.Kernels;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.dynalora.UserInputException;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.LinearModule;
@@ -46,22 +47,22 @@ public final class GlueTrainer {
         this.listener = listener == null ? TrainingListener.NONE : listener;
     }
 
+    /** The modules a GLUE run adapts unless told otherwise: the BERT encoder's query and value projections. */
+    public static final String DEFAULT_TARGETS = SequenceClassifier.DEFAULT_TARGETS;
+
     /** The model a run trains, with the run's method applied; also used by eval and predict. */
     public static Built build(TrainConfig c) {
         GlueTask task = GlueTask.parse(c.task());
         Method method = Method.parse(c.method());
         if (AutoModels.isCausalLm(Path.of(c.model()))) {
-            throw new UserInputException("--task " + c.task() + " trains a sequence classifier, which dynalora builds on"
-                    + " BERT encoders; " + c.model() + " holds a causal language model: use --task lm or --task sft");
+            throw new ConfigException(Setting.TASK, c.task() + " trains a sequence classifier, which dynalora builds on"
+                    + " BERT encoders; " + c.model() + " holds a causal language model: use ", Setting.TASK.is("lm"),
+                    " or ", Setting.TASK.is("sft"));
         }
         SequenceClassifier model = PretrainedBert.loadClassifier(Path.of(c.model()), task.numLabels(), c.seed());
-        int positions = model.encoder().config().maxPositionEmbeddings();
-        if (c.maxLen() > positions) {
-            // Refused here, before the memory estimate and before any data is read: a longer example would
-            // otherwise fail mid-run, and the estimate for an impossible length is a meaningless heap size.
-            throw new UserInputException("--max-len " + c.maxLen() + " exceeds the model's max_position_embeddings "
-                    + positions + "; use --max-len " + positions + " or less");
-        }
+        // Refused here, before the memory estimate and before any data is read: a longer example would
+        // otherwise fail mid-run, and the estimate for an impossible length is a meaningless heap size.
+        c.requireMaxLenWithin(model.encoder().config().maxPositionEmbeddings());
         LoraConfig lora = method.usesAdapters()
                 ? LoraConfig.of(c.rank(), c.alpha(), c.targets(), c.rsLora(), c.loraDropout(), c.seed()) : null;
         List<Param> trainable = MethodSetup.apply(model, method, lora, c.adaptive());
@@ -77,7 +78,7 @@ public final class GlueTrainer {
     }
 
     /**
-     * Reads and tokenizes the run's data. The CLI calls this before it creates the run folder, so that a
+     * Reads and tokenizes the run's data. A front end calls this before it creates the run folder, so that a
      * missing or malformed data file, tokenizer or task folder fails without leaving anything behind.
      */
     public static Data loadData(TrainConfig c, GlueTask task) {
@@ -91,7 +92,7 @@ public final class GlueTrainer {
     }
 
     /**
-     * Memory guard: the worst case (every batch padded to --max-len) must fit the heap; otherwise stop before
+     * Memory guard: the worst case (every batch padded to maxLen) must fit the heap; otherwise stop before
      * anything is written, with the estimate and a remedy, instead of an OutOfMemoryError mid-run.
      */
     public static void checkMemory(Built built, TrainConfig c) {

@@ -1,6 +1,8 @@
 package dev.dynalora.training;
 
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.formats.ModelConfig;
 
 import java.util.Locale;
@@ -79,28 +81,33 @@ public final class MemoryEstimate {
 
     /**
      * Throws if {@code estimate} bytes exceed {@link #HEAP_FRACTION} of {@code maxHeap} (usually
-     * {@code Runtime.getRuntime().maxMemory()}, which is Long.MAX_VALUE without a limit), naming the flags that
+     * {@code Runtime.getRuntime().maxMemory()}, which is Long.MAX_VALUE without a limit), naming the settings that
      * set the batch shape.
      *
      * @throws UserInputException with the estimate, the heap and what to change
      */
     public static void check(long estimate, long maxHeap, int batch, int maxLen) {
         if (estimate > HEAP_FRACTION * maxHeap) {
-            throw new UserInputException(String.format(Locale.ROOT,
-                    "training needs about %.1f GiB at --batch %d --max-len %d but the heap is %.1f GiB; use a smaller"
-                            + " --batch or --max-len, or raise the heap with DYNALORA_JAVA_OPTS=-Xmx%dg",
-                    estimate / GIB, batch, maxLen, maxHeap / GIB, suggestedHeapGiB(estimate)));
+            throw new UserInputException(UserMessage.of(String.format(Locale.ROOT, "training needs about %.1f GiB at ",
+                    estimate / GIB), Setting.BATCH.is(batch), " ", Setting.MAX_LEN.is(maxLen),
+                    String.format(Locale.ROOT, " but the heap is %.1f GiB; use a smaller ", maxHeap / GIB), Setting.BATCH,
+                    " or ", Setting.MAX_LEN, ", or raise the heap with ", heapOption(estimate)));
         }
     }
 
-    /** {@link #check(long, long, int, int)} for callers that do not have the flags at hand. */
+    /** {@link #check(long, long, int, int)} for callers that do not have the batch shape at hand. */
     public static void check(long estimate, long maxHeap) {
         if (estimate > HEAP_FRACTION * maxHeap) {
-            throw new UserInputException(String.format(Locale.ROOT,
-                    "training needs about %.1f GiB but the heap is %.1f GiB; use a smaller --batch or --max-len,"
-                            + " or raise the heap with DYNALORA_JAVA_OPTS=-Xmx%dg",
-                    estimate / GIB, maxHeap / GIB, suggestedHeapGiB(estimate)));
+            throw new UserInputException(UserMessage.of(String.format(Locale.ROOT,
+                    "training needs about %.1f GiB but the heap is %.1f GiB; use a smaller ", estimate / GIB,
+                    maxHeap / GIB), Setting.BATCH, " or ", Setting.MAX_LEN, ", or raise the heap with ",
+                    heapOption(estimate)));
         }
+    }
+
+    /** The JVM option that gives the estimate room: -Xmx with {@link #suggestedHeapGiB}. */
+    private static UserMessage.Ref heapOption(long estimate) {
+        return Setting.JAVA_OPTIONS.is("-Xmx" + suggestedHeapGiB(estimate) + "g");
     }
 
     /** The whole GiB of heap under which the estimate fits within HEAP_FRACTION. */

@@ -10,22 +10,23 @@ import java.util.stream.Collectors;
 public enum Method {
     HEAD, FULL, LORA, ADALORA, DYNAMIC;
 
-    public String cliName() {
+    /** The method's id, as a run configuration names it: head, full, lora, adalora, dynamic. */
+    public String id() {
         return name().toLowerCase(Locale.ROOT);
     }
 
     public static Method parse(String s) {
         for (Method m : values()) {
-            if (m.cliName().equalsIgnoreCase(s.trim())) {
+            if (m.id().equalsIgnoreCase(s.trim())) {
                 return m;
             }
         }
         throw new UserInputException("unknown method '" + s + "'; choose one of "
-                + Arrays.stream(values()).map(Method::cliName).collect(Collectors.joining(", ")));
+                + Arrays.stream(values()).map(Method::id).collect(Collectors.joining(", ")));
     }
 
     /**
-     * Peak learning rate when none is given (train's --lr default): 5e-4 for adapters and the head, 5e-5 for
+     * Peak learning rate when none is given (on an encoder): 5e-4 for adapters and the head, 5e-5 for
      * full fine-tuning, whose updates move every pretrained weight.
      */
     public double defaultLearningRate() {

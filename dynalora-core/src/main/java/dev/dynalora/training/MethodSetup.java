@@ -1,6 +1,7 @@
 package dev.dynalora.training;
 
-import dev.dynalora.UserInputException;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.AdapterDropout;
 import dev.dynalora.adapters.LinearAdapter;
@@ -60,7 +61,7 @@ public final class MethodSetup {
                 if (method == Method.ADALORA) {
                     a = new AdaLoraAdapter(m.name(), m.in(), m.out(), adaptive.initR(), lora.alphaFor(m.name()), seed, drop);
                 } else if (dynamic) {
-                    // Dynamic LoRA: alpha / r keeps the scaling of LoRA at rank --rank, whatever r_max is.
+                    // Dynamic LoRA: alpha / r keeps the scaling of LoRA at the run's rank, whatever r_max is.
                     int r = lora.rankFor(m.name());
                     float alpha = lora.rsLora()
                             ? (float) (lora.alphaFor(m.name()) * Math.sqrt((double) adaptive.rMax() / r))
@@ -78,7 +79,7 @@ public final class MethodSetup {
                 trainable.addAll(a.params());
             }
             if (seedOffset == 0) {
-                throw new UserInputException("--targets matched no module of the model (module names look like "
+                throw new ConfigException(Setting.TARGETS, "matched no module of the model (module names look like "
                         + model.linearModules().get(0).name() + ")");
             }
         }

@@ -2,7 +2,10 @@ package dev.dynalora.training;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.formats.AtomicFiles;
 import dev.dynalora.formats.SafetensorsReader;
@@ -38,7 +41,7 @@ public final class RunFolder {
     public static final String CHECKPOINT = "checkpoint.safetensors";
     /** A checkpoint written but not yet confirmed good by a following step (see {@link Checkpointer}). */
     public static final String PENDING_CHECKPOINT = "checkpoint.pending.safetensors";
-    /** Every file a training run writes (what --overwrite replaces). */
+    /** Every file a training run writes (what overwriting replaces). */
     public static final List<String> FILES = List.of(CONFIG, METRICS, ALLOCATION, TRAINABLE, CHECKPOINT, PENDING_CHECKPOINT,
             "adapter_config.json", "adapter_model.safetensors");
 
@@ -57,8 +60,8 @@ public final class RunFolder {
 
     /**
      * Creates the folder for a new run. An existing non-empty folder is refused unless overwrite when it holds
-     * something worth keeping: a run with a checkpoint (which --resume continues; the message says so before it
-     * mentions --overwrite), a finished run, or files that are not a run's. A folder holding only the files of
+     * something worth keeping: a run with a checkpoint (which resuming continues; the message says so before it
+     * mentions overwriting), a finished run, or files that are not a run's. A folder holding only the files of
      * a run that stopped before its first checkpoint (a failed start, an early crash) is not a run to protect:
      * nothing in it can be resumed, so it is cleared and reused, and the corrected command simply works.
      * With overwrite only the run's own files are deleted, never anything else in the folder.
@@ -66,7 +69,7 @@ public final class RunFolder {
     public static RunFolder create(Path dir, boolean overwrite) {
         try {
             if (Files.exists(dir) && !Files.isDirectory(dir)) {
-                throw new UserInputException("--out " + dir + " exists and is not a folder");
+                throw new ConfigException(Setting.RUN_DIR, dir + " exists and is not a folder");
             }
             if (Files.isDirectory(dir)) {
                 RunFolder existing = new RunFolder(dir);
@@ -96,19 +99,20 @@ public final class RunFolder {
     private void refuseReuse(List<String> foreign) {
         boolean checkpoint = hasCheckpoint() || Files.isRegularFile(pendingCheckpoint());
         if (finished()) {
-            throw new UserInputException("run folder " + dir + " holds a finished run; choose another --out, or pass"
-                    + " --overwrite to replace it");
+            throw new UserInputException(UserMessage.of("run folder " + dir + " holds a finished run; choose another ",
+                    Setting.RUN_DIR, ", or pass ", Setting.OVERWRITE, " to replace it"));
         }
         if (checkpoint) {
             String at = hasCheckpoint() ? " (checkpoint of step " + Checkpoint.step(checkpoint()) + ")" : "";
-            throw new UserInputException("run folder " + dir + " holds an unfinished run" + at + "; continue it with: "
-                    + resumeCommand(dir) + " (or pass --overwrite to start again, which deletes its checkpoint)");
+            throw new UserInputException(UserMessage.of("run folder " + dir + " holds an unfinished run" + at
+                    + "; continue it with: ", resumeHint(dir), " (or pass ", Setting.OVERWRITE,
+                    " to start again, which deletes its checkpoint)"));
         }
         if (!foreign.isEmpty()) {
-            throw new UserInputException("--out " + dir + " already exists and holds files that are not a dynalora run ("
-                    + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
-                    + (foreign.size() > 3 ? ", ..." : "") + "); choose another --out, or pass --overwrite (which"
-                    + " replaces only the run's own files)");
+            throw new ConfigException(Setting.RUN_DIR, dir + " already exists and holds files that are not a dynalora"
+                    + " run (" + String.join(", ", foreign.subList(0, Math.min(3, foreign.size())))
+                    + (foreign.size() > 3 ? ", ..." : "") + "); choose another ", Setting.RUN_DIR, ", or pass ",
+                    Setting.OVERWRITE, " (which replaces only the run's own files)");
         }
     }
 
@@ -123,13 +127,9 @@ public final class RunFolder {
         return name.endsWith(".tmp") && FILES.stream().anyMatch(f -> name.startsWith("." + f + "."));
     }
 
-    /** The command that continues the run in {@code dir} (the path quoted for a POSIX shell when it needs it). */
-    public static String resumeCommand(Path dir) {
-        String d = dir.toString();
-        if (!d.matches("[A-Za-z0-9_./@%+=:,-]+")) {
-            d = "'" + d.replace("'", "'\\''") + "'";
-        }
-        return "dynalora train --resume --out " + d;
+    /** How to continue the run in {@code dir}: resume, with the run folder (a front end names its own command). */
+    public static UserMessage resumeHint(Path dir) {
+        return UserMessage.of(Setting.RESUME, " ", Setting.RUN_DIR.is(dir));
     }
 
     public static RunFolder open(Path dir) {

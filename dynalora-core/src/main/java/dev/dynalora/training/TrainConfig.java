@@ -2,11 +2,13 @@ package dev.dynalora.training;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
-import dev.dynalora.UserInputException;
+import dev.dynalora.ConfigException;
+import dev.dynalora.Setting;
 
 /**
- * Everything that defines a fine-tuning run, as resolved from the command line and its defaults; written
- * to the run folder as run_config.json so eval, predict and resume rebuild exactly the same model.
+ * Everything that defines a fine-tuning run, with every default resolved; written to the run folder as
+ * run_config.json so that evaluation, prediction and a resumed run rebuild exactly the same model. Build one
+ * with {@link #builder()}, which holds the defaults; {@link #validate()} names the first wrong setting.
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record TrainConfig(
@@ -34,20 +36,39 @@ public record TrainConfig(
         int saveEvery,
         AdaptiveOptions adaptive) {
 
+    /**
+     * Checks every setting; the first wrong one is a {@link ConfigException} naming it, what it must be and
+     * the value it got.
+     */
     public void validate() {
-        require(rank >= 1, "--rank must be at least 1");
-        require(epochs >= 1, "--epochs must be at least 1");
-        require(batch >= 1, "--batch must be at least 1");
-        require(lr > 0 && Float.isFinite(lr), "--lr must be a positive number");
-        require(maxLen >= 8, "--max-len must be at least 8");
-        require(threads >= 1, "--threads must be at least 1");
-        require(warmupRatio >= 0 && warmupRatio < 1, "--warmup-ratio must be in [0, 1)");
-        require(weightDecay >= 0, "--weight-decay must be >= 0");
-        require(maxGradNorm >= 0, "--max-grad-norm must be >= 0");
-        require(trainLimit >= 0 && evalLimit >= 0, "--limit values must be >= 0");
-        require(logEvery >= 1, "--log-every must be at least 1");
-        require(saveEvery >= 0, "--save-every must be >= 0 (0: checkpoints at epoch ends only)");
-        require(adaptive != null, "adaptive options missing");
+        require(rank >= 1, Setting.RANK, "must be at least 1, got " + rank);
+        require(loraDropout >= 0 && loraDropout < 1, Setting.LORA_DROPOUT, "must be in [0, 1), got " + loraDropout);
+        require(epochs >= 1, Setting.EPOCHS, "must be at least 1, got " + epochs);
+        require(batch >= 1, Setting.BATCH, "must be at least 1, got " + batch);
+        require(lr > 0 && Float.isFinite(lr), Setting.LR, "must be a positive number, got " + lr);
+        require(maxLen >= 8, Setting.MAX_LEN, "must be at least 8, got " + maxLen);
+        require(threads >= 1, Setting.THREADS, "must be at least 1, got " + threads);
+        require(warmupRatio >= 0 && warmupRatio < 1, Setting.WARMUP_RATIO, "must be in [0, 1), got " + warmupRatio);
+        require(weightDecay >= 0, Setting.WEIGHT_DECAY, "must be >= 0, got " + weightDecay);
+        require(maxGradNorm >= 0, Setting.MAX_GRAD_NORM, "must be >= 0 (0: no clipping), got " + maxGradNorm);
+        require(trainLimit >= 0, Setting.TRAIN_LIMIT, "must be >= 0 (0: all), got " + trainLimit);
+        require(evalLimit >= 0, Setting.EVAL_LIMIT, "must be >= 0 (0: all), got " + evalLimit);
+        require(logEvery >= 1, Setting.LOG_EVERY, "must be at least 1, got " + logEvery);
+        require(saveEvery >= 0, Setting.SAVE_EVERY, "must be >= 0 (0: checkpoints at epoch ends only), got " + saveEvery);
+        if (adaptive == null) {
+            throw new IllegalArgumentException("adaptive options missing");
+        }
+    }
+
+    /**
+     * Throws unless maxLen fits a model's context of {@code positions} tokens (its max_position_embeddings):
+     * refused before any data is read, since a longer example would otherwise fail mid-run.
+     */
+    public void requireMaxLenWithin(int positions) {
+        if (maxLen > positions) {
+            throw new ConfigException(Setting.MAX_LEN, maxLen + " exceeds the model's max_position_embeddings "
+                    + positions + "; use ", Setting.MAX_LEN.is(positions), " or less");
+        }
     }
 
     /**
@@ -58,17 +79,19 @@ public record TrainConfig(
         return toBuilder().lr(lr).maxGradNorm(maxGradNorm).threads(threads).saveEvery(saveEvery).build();
     }
 
-    private static void require(boolean ok, String message) {
+    private static void require(boolean ok, Setting setting, String problem) {
         if (!ok) {
-            throw new UserInputException(message);
+            throw new ConfigException(setting, problem);
         }
     }
 
     /**
-     * A builder with the library's defaults, the one place they are defined (the CLI shows and uses these):
-     * LoRA rank 8, alpha 16, 3 epochs, batch 32, lr 5e-4, max length 128, seed 42, warm-up 6%, weight decay
-     * 0.01, gradient norm 1, a log line every 10 steps, a checkpoint every 500, and the adaptive methods'
-     * defaults for rank 8. Model, task, data and method must be set; targets too (each family has its own).
+     * A builder with the library's defaults, the one place they are defined (front ends show and use these
+     * constants): method lora, rank 8, alpha 16, no adapter dropout, 3 epochs, batch 32, lr 5e-4 (LoRA's on an
+     * encoder: {@link Method#defaultLearningRate()}, {@link CausalLmRuns#defaultLearningRate} for decoders),
+     * max length 128, seed 42, warm-up 6%, weight decay 0.01, gradient norm 1, a log line every 10 steps, a
+     * checkpoint every 500, and the adaptive methods' defaults for rank 8 ({@link AdaptiveOptions#defaults}).
+     * Model, task and data must be set; targets too (each family has its own: AdaptableModel.defaultTargets).
      */
     public static Builder builder() {
         Builder b = new Builder();
@@ -76,7 +99,7 @@ public record TrainConfig(
         b.alpha = DEFAULT_ALPHA;
         b.epochs = DEFAULT_EPOCHS;
         b.batch = DEFAULT_BATCH;
-        b.lr = 5e-4f;
+        b.lr = (float) Method.LORA.defaultLearningRate();
         b.maxLen = DEFAULT_MAX_LEN;
         b.seed = DEFAULT_SEED;
         b.threads = Runtime.getRuntime().availableProcessors();
@@ -85,12 +108,15 @@ public record TrainConfig(
         b.maxGradNorm = DEFAULT_MAX_GRAD_NORM;
         b.logEvery = DEFAULT_LOG_EVERY;
         b.saveEvery = DEFAULT_SAVE_EVERY;
-        b.method = "lora";
+        b.method = DEFAULT_METHOD;
+        b.loraDropout = DEFAULT_LORA_DROPOUT;
         b.adaptive = AdaptiveOptions.defaults(DEFAULT_RANK);
         return b;
     }
 
+    public static final String DEFAULT_METHOD = "lora";
     public static final int DEFAULT_RANK = 8;
+    public static final float DEFAULT_LORA_DROPOUT = 0f;
     public static final float DEFAULT_ALPHA = 16;
     public static final int DEFAULT_EPOCHS = 3;
     public static final int DEFAULT_BATCH = 32;

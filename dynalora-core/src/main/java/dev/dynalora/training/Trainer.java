@@ -2,7 +2,9 @@ package dev.dynalora.training;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.data.BatchPlanner;
@@ -22,8 +24,8 @@ import java.util.Map;
 /**
  * The training loop, the same for every task and model family (llm.c's train loop, with what a run folder
  * needs around it): length-bucketed batches from the {@link Objective}, AdamW with a linear warm-up/decay
- * schedule and the adaptive method's hooks, a log line every --log-every steps, an evaluation after each
- * epoch, checkpoints every --save-every steps and at epoch ends, a clean stop on request, divergence detection,
+ * schedule and the adaptive method's hooks, a log line every logEvery steps, an evaluation after each
+ * epoch, checkpoints every saveEvery steps and at epoch ends, a clean stop on request, divergence detection,
  * and at the end the trained tensors, the adapter files and a summary.
  */
 public final class Trainer {
@@ -45,7 +47,7 @@ public final class Trainer {
      */
     static String exportAdapter(RunFolder run, Setup setup, String baseModel, StepHooks hooks) {
         if (!setup.method().usesAdapters()) {
-            return "none (method " + setup.method().cliName() + " has no adapter)";
+            return "none (method " + setup.method().id() + " has no adapter)";
         }
         if (hooks instanceof AdaptiveHooks.AdaLoraHooks ada) {
             PeftAdapters.saveAdaLora(run.dir(), setup.model(), setup.lora(), ada.allocator().config(), baseModel);
@@ -70,7 +72,7 @@ public final class Trainer {
 
     /**
      * Continues the run in {@code run} from its checkpoint, with this trainer's configuration (the run's own,
-     * possibly with a new --lr, --max-grad-norm, --threads or --save-every). metrics.jsonl and
+     * possibly with a new lr, maxGradNorm, threads or saveEvery: {@link TrainConfig#withResumeSettings}). metrics.jsonl and
      * allocation.jsonl are first cut back to where the checkpoint was taken, so that a run resumed with an
      * unchanged configuration writes exactly the files an uninterrupted run writes (timings aside).
      *
@@ -79,8 +81,8 @@ public final class Trainer {
      */
     public Map<String, Object> resume(RunFolder run, Setup setup) {
         if (!run.hasCheckpoint()) {
-            throw new UserInputException(run.dir() + " has no checkpoint to resume from (" + RunFolder.CHECKPOINT
-                    + " is written every --save-every steps and at each epoch end)");
+            throw new UserInputException(UserMessage.of(run.dir() + " has no checkpoint to resume from ("
+                    + RunFolder.CHECKPOINT + " is written every ", Setting.SAVE_EVERY, " steps and at each epoch end)"));
         }
         if (run.finished()) {
             throw new UserInputException("the run in " + run.dir() + " has already finished; nothing to resume");
@@ -91,17 +93,18 @@ public final class Trainer {
     /**
      * Null, or why the PEFT adapter files of a gated Dynamic LoRA model do not reproduce it: Python PEFT has no
      * input gate, drops the lora_gate.* tensors (reporting them only as unexpected keys in a return value, no
-     * warning) and so builds a different model. Said in the run summary and on standard error.
+     * warning) and so builds a different model. Said in the run summary (adapter_warning).
      */
-    public static String peftGateWarning(Method method, AdaptableModel model) {
+    public static UserMessage peftGateWarning(Method method, AdaptableModel model) {
         if (!method.usesAdapters()) {
             return null;
         }
         for (LinearModule m : model.linearModules()) {
             if (m.adapter() instanceof LoraAdapter a && a.gated()) {
-                return "the adapter's input gates are saved under lora_gate.* keys, which Python PEFT does not load,"
-                        + " so PEFT builds a different model from adapter_model.safetensors than dynalora's; train"
-                        + " with --no-gate for an adapter that PEFT reproduces exactly";
+                return UserMessage.of("the adapter's input gates are saved under lora_gate.* keys, which Python PEFT"
+                        + " does not load, so PEFT builds a different model from adapter_model.safetensors than"
+                        + " dynalora's; train with ", Setting.GATE.is(false), " for an adapter that PEFT reproduces"
+                        + " exactly");
             }
         }
         return null;
@@ -226,13 +229,13 @@ public final class Trainer {
         summary.put("type", "summary");
         summary.put("model", c.model());
         summary.put("task", c.task());
-        summary.put("method", setup.method().cliName());
+        summary.put("method", setup.method().id());
         summary.put("trainable_params", trainableCount);
         summary.put("active_trainable_params", ActiveParams.count(model, params));
         summary.put("adapter_export", adapterExport);
-        String gateWarning = peftGateWarning(setup.method(), model);
+        UserMessage gateWarning = peftGateWarning(setup.method(), model);
         if (gateWarning != null) {
-            summary.put("adapter_warning", gateWarning);
+            summary.put("adapter_warning", gateWarning.toString());
         }
         summary.put("total_params", totalCount);
         summary.put("steps", p.step);
@@ -284,8 +287,8 @@ public final class Trainer {
     }
 
     /**
-     * A "resumed" record when a resume changes the configuration (a lower --lr after a divergence, another
-     * --threads), so that metrics.jsonl tells which steps ran with what; nothing when nothing changed, so an
+     * A "resumed" record when a resume changes the configuration (a lower lr after a divergence, another
+     * number of threads), so that metrics.jsonl tells which steps ran with what; nothing when nothing changed, so an
      * interrupted and resumed run leaves the same files as an uninterrupted one.
      */
     private static void recordChanges(RunFolder run, JsonNode before, TrainConfig after, long step) {

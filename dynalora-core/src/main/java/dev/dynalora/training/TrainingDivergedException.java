@@ -1,6 +1,8 @@
 package dev.dynalora.training;
 
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 
 import java.nio.file.Path;
 import java.util.Locale;
@@ -17,16 +19,18 @@ public final class TrainingDivergedException extends UserInputException {
      * @param checkpointStep the step of the run's last good checkpoint, or -1 when there is none
      */
     public TrainingDivergedException(long step, String what, long checkpointStep, Path runDir, float peakLr) {
-        super("training diverged at step " + step + " (" + what + "); " + advice(checkpointStep, runDir, peakLr));
+        super(message(step, what, checkpointStep, runDir, peakLr));
     }
 
-    private static String advice(long checkpointStep, Path runDir, float peakLr) {
+    private static UserMessage message(long step, String what, long checkpointStep, Path runDir, float peakLr) {
         String lower = String.format(Locale.ROOT, "%.0e", peakLr / 10);
+        String diverged = "training diverged at step " + step + " (" + what + "); ";
         if (checkpointStep < 0) {
-            return "no checkpoint was taken yet: start again with a lower --lr (e.g. " + lower
-                    + ") or --max-grad-norm (the same --out can be used again)";
+            return UserMessage.of(diverged, "no checkpoint was taken yet: start again with a lower ", Setting.LR,
+                    " (e.g. " + lower + ") or ", Setting.MAX_GRAD_NORM, " (the same ", Setting.RUN_DIR,
+                    " can be used again)");
         }
-        return "the checkpoint of step " + checkpointStep + " is kept and can be resumed with a lower learning rate:"
-                + " " + RunFolder.resumeCommand(runDir) + " --lr " + lower;
+        return UserMessage.of(diverged, "the checkpoint of step " + checkpointStep + " is kept and can be resumed"
+                + " with a lower learning rate: ", RunFolder.resumeHint(runDir), " ", Setting.LR.is(lower));
     }
 }

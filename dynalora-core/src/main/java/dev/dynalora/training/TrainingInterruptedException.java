@@ -1,20 +1,21 @@
 package dev.dynalora.training;
 
 import dev.dynalora.UserInputException;
+import dev.dynalora.UserMessage;
 
 import java.nio.file.Path;
 
 /**
  * The user asked the run to stop (Ctrl-C, SIGTERM): the step in flight was finished and its state saved as the
- * run's checkpoint, so nothing is lost. The message is the one line a user needs: where it stopped and the
- * exact command that continues it.
+ * run's checkpoint, so nothing is lost. The message is the one line a user needs: where it stopped and how
+ * to continue it (resume, with the run folder).
  */
 public final class TrainingInterruptedException extends UserInputException {
     private final long step;
 
     public TrainingInterruptedException(long step, long totalSteps, Path runDir) {
-        super("interrupted after step " + step + " of " + totalSteps + "; the checkpoint of step " + step
-                + " is saved; continue with: " + RunFolder.resumeCommand(runDir));
+        super(UserMessage.of("interrupted after step " + step + " of " + totalSteps + "; the checkpoint of step " + step
+                + " is saved; continue with: ", RunFolder.resumeHint(runDir)));
         this.step = step;
     }
 

@@ -2,7 +2,7 @@ package dev.dynalora.training;
 
 import java.util.Map;
 
-/** Progress callbacks of a training run (the CLI draws its progress bar from these). */
+/** Progress callbacks of a training run (a front end draws its progress from these). */
 public interface TrainingListener {
     default void started(long totalSteps, int trainExamples, int evalExamples) {
     }

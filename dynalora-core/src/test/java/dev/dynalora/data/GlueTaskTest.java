@@ -20,7 +20,7 @@ class GlueTaskTest {
         assertEquals(GlueTask.COLA, GlueTask.parse("CoLA"));
         assertEquals(GlueTask.MNLI, GlueTask.parse("MNLI"));
         for (GlueTask t : GlueTask.values()) {
-            assertEquals(t, GlueTask.parse(t.cliName()));
+            assertEquals(t, GlueTask.parse(t.id()));
             assertEquals(t, GlueTask.parse(t.folder()));
         }
     }
@@ -42,7 +42,7 @@ class GlueTaskTest {
         assertTrue(GlueTask.STSB.isRegression());
         assertEquals(1, GlueTask.STSB.numLabels());
         for (GlueTask t : List.of(GlueTask.COLA, GlueTask.SST2, GlueTask.MRPC, GlueTask.QQP, GlueTask.WNLI)) {
-            assertEquals(List.of("0", "1"), t.labelNames(), t.cliName());
+            assertEquals(List.of("0", "1"), t.labelNames(), t.id());
             assertFalse(t.isRegression());
             assertEquals(2, t.numLabels());
         }

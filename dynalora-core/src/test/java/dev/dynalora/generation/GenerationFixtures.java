@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Shared models (skipped when ../shared is absent), modified copies of them, and a reference decoder. */
 final class GenerationFixtures {
@@ -21,15 +20,7 @@ final class GenerationFixtures {
     }
 
     static Path sharedModel(String name) {
-        Path dir;
-        try {
-            dir = SharedData.model(name);
-        } catch (IllegalStateException e) {
-            assumeTrue(false, "no ../shared folder: " + e.getMessage());
-            return null;
-        }
-        assumeTrue(Files.isDirectory(dir), "shared model folder missing: " + dir);
-        return dir;
+        return SharedData.modelOrSkip(name);
     }
 
     /** A model folder in dir whose config.json is src's with the given fields replaced; other files are links. */

@@ -51,9 +51,9 @@ class AdaLoraGradientCheckTest {
             AdapterDropout d = dropout > 0 ? new AdapterDropout(dropout, off, scratch) : AdapterDropout.NONE;
             AdaLoraAdapter a = new AdaLoraAdapter(lm.name(), lm.in(), lm.out(), 3, 4f, 40 + off++, d);
             // Larger than PEFT's 0.02 init so that every path carries a visible gradient.
-            BertGradientCheckTest.randomize(a.loraA().data(), r, 0.5);
-            BertGradientCheckTest.randomize(a.loraB().data(), r, 0.5);
-            BertGradientCheckTest.randomize(a.loraE().data(), r, 0.5);
+            GradientCheck.randomize(a.loraA().data(), r, 0.5);
+            GradientCheck.randomize(a.loraB().data(), r, 0.5);
+            GradientCheck.randomize(a.loraE().data(), r, 0.5);
             lm.setAdapter(a);
             params.addAll(a.params());
         }

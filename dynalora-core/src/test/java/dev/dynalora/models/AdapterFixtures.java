@@ -2,7 +2,6 @@ package dev.dynalora.models;
 
 import dev.dynalora.models.bert.SequenceClassifier;
 
-import dev.dynalora.UserInputException;
 import dev.dynalora.adapters.AdaLoraAdapter;
 import dev.dynalora.adapters.AdaLoraAllocator;
 import dev.dynalora.adapters.LoraAdapter;
@@ -11,14 +10,11 @@ import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.kernels.ReferenceKernels;
 import dev.dynalora.tensor.Param;
-import org.junit.jupiter.api.function.Executable;
 
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Tiny random classifiers with LoRA adapters, and their logits, for the adapter file and merge tests. */
@@ -50,12 +46,6 @@ public final class AdapterFixtures {
         return m.forward(new ReferenceKernels(), b.ids(), b.typeIds(), tb, false).clone();
     }
 
-    public static void randomize(float[] x, SplittableRandom r, double scale) {
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
-        }
-    }
-
     /**
      * Attaches LoRA adapters (the ordinary constructor, as training builds them) to the encoder modules whose
      * last path component is in {@code targets}, with random non-zero B (zero B would hide A from every test).
@@ -69,9 +59,9 @@ public final class AdapterFixtures {
                 continue;
             }
             LoraAdapter a = new LoraAdapter(lm.name(), lm.in(), lm.out(), rank, alpha, rsLora, masked, gated, seed + i++);
-            randomize(a.loraB().data(), r, 0.3);
+            GradientCheck.randomize(a.loraB().data(), r, 0.3);
             if (gated) {
-                randomize(a.gateWeight().data(), r, 0.5);
+                GradientCheck.randomize(a.gateWeight().data(), r, 0.5);
                 a.gateBias().data()[0] = 0.3f;
             }
             lm.setAdapter(a);
@@ -82,18 +72,8 @@ public final class AdapterFixtures {
     public static void scrambleHead(SequenceClassifier m, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         for (Param p : m.headParams()) {
-            randomize(p.data(), r, 0.4);
+            GradientCheck.randomize(p.data(), r, 0.4);
         }
-    }
-
-    public static UserInputException assertUserError(Executable call, String... fragments) {
-        UserInputException e = assertThrows(UserInputException.class, call);
-        String msg = e.getMessage();
-        assertFalse(msg.contains("\n") || msg.contains("\r"), "message must be one line: " + msg);
-        for (String f : fragments) {
-            assertTrue(msg.contains(f), "message should contain \"" + f + "\": " + msg);
-        }
-        return e;
     }
 
     public static void assertClose(float[] expected, float[] actual, double tol) {
@@ -113,9 +93,9 @@ public final class AdapterFixtures {
                 continue;
             }
             AdaLoraAdapter a = new AdaLoraAdapter(lm.name(), lm.in(), lm.out(), 4, alpha, 20 + i++);
-            randomize(a.loraA().data(), r, 0.4);
-            randomize(a.loraB().data(), r, 0.4);
-            randomize(a.loraE().data(), r, 1.0);
+            GradientCheck.randomize(a.loraA().data(), r, 0.4);
+            GradientCheck.randomize(a.loraB().data(), r, 0.4);
+            GradientCheck.randomize(a.loraE().data(), r, 1.0);
             float[] e = a.loraE().data();
             switch (lm.name()) {
                 case Q0 -> {

@@ -26,7 +26,6 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Gradient check of a whole random 2-layer BERT with a classification head: the analytic gradient of every
@@ -76,8 +75,8 @@ class BertGradientCheckTest {
         for (LinearModule lm : m.encoder().linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a) {
                 a.setGatePerToken(perToken);
-                randomize(a.loraB().data(), r, 0.3);
-                randomize(a.gateWeight().data(), r, 0.5);
+                GradientCheck.randomize(a.loraB().data(), r, 0.3);
+                GradientCheck.randomize(a.gateWeight().data(), r, 0.5);
                 a.gateBias().data()[0] = 0.2f;
             }
         }
@@ -97,9 +96,9 @@ class BertGradientCheckTest {
         SplittableRandom r = new SplittableRandom(5);
         for (LinearModule lm : m.encoder().linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a) {
-                randomize(a.loraB().data(), r, 0.3);
+                GradientCheck.randomize(a.loraB().data(), r, 0.3);
                 if (a.gated()) {
-                    randomize(a.gateWeight().data(), r, 0.5);
+                    GradientCheck.randomize(a.gateWeight().data(), r, 0.5);
                 }
             }
         }
@@ -122,7 +121,7 @@ class BertGradientCheckTest {
         SplittableRandom r = new SplittableRandom(6);
         for (LinearModule lm : m.encoder().linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a) {
-                randomize(a.loraB().data(), r, 0.3);
+                GradientCheck.randomize(a.loraB().data(), r, 0.3);
             }
         }
         assertDropoutActive(m, params);
@@ -137,12 +136,6 @@ class BertGradientCheckTest {
         assertNotEquals(eval, train);
     }
 
-    static void randomize(float[] x, SplittableRandom r, double scale) {
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
-        }
-    }
-
     static void check(SequenceClassifier m, List<Param> params, int perTensor) {
         check(m, params, perTensor, false);
     }
@@ -152,42 +145,7 @@ class BertGradientCheckTest {
         PaddedBatch b = batch();
         ClassifierStep step = new ClassifierStep(m, params, new AdamW(params, 0f), 0);
         step.lossAndGradients(k, b, LABELS, null, training, 0, 0);
-        SplittableRandom r = new SplittableRandom(11);
-        float eps = 1e-2f;
-        int checked = 0;
-        StringBuilder failures = new StringBuilder();
-        for (Param p : params) {
-            float[] g = p.grad().clone();
-            float[] w = p.data();
-            for (int s = 0; s < perTensor; s++) {
-                int i = pickIndex(p, g, r);
-                float orig = w[i];
-                w[i] = orig + eps;
-                double lp = step.lossAndGradients(k, b, LABELS, null, training, 0, 0);
-                w[i] = orig - eps;
-                double lm = step.lossAndGradients(k, b, LABELS, null, training, 0, 0);
-                w[i] = orig;
-                double num = (lp - lm) / (2 * eps);
-                double err = Math.abs(g[i] - num);
-                if (err > 2e-3 + 5e-2 * Math.abs(num)) {
-                    failures.append(p.name()).append('[').append(i).append("] analytic ").append(g[i])
-                            .append(" numeric ").append(num).append('\n');
-                }
-                checked++;
-            }
-        }
-        assertTrue(checked > 20, "checked only " + checked);
-        assertTrue(failures.length() == 0, failures.toString());
-    }
-
-    /** Prefer a coordinate with a non-zero gradient (embedding rows of unused tokens have none). */
-    static int pickIndex(Param p, float[] g, SplittableRandom r) {
-        for (int tries = 0; tries < 50; tries++) {
-            int i = r.nextInt(g.length);
-            if (g[i] != 0f) {
-                return i;
-            }
-        }
-        return r.nextInt(g.length);
+        GradientCheck.assertMatchesFiniteDifferences(params, perTensor,
+                () -> step.lossAndGradients(k, b, LABELS, null, training, 0, 0));
     }
 }

@@ -17,7 +17,7 @@ import java.util.List;
 
 import static dev.dynalora.models.AdapterFixtures.LABELS;
 import static dev.dynalora.models.AdapterFixtures.assertClose;
-import static dev.dynalora.models.AdapterFixtures.assertUserError;
+import static dev.dynalora.formats.UserErrors.assertUserError;
 import static dev.dynalora.models.AdapterFixtures.attach;
 import static dev.dynalora.models.AdapterFixtures.logits;
 import static dev.dynalora.models.AdapterFixtures.model;

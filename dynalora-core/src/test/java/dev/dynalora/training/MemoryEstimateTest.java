@@ -1,5 +1,6 @@
 package dev.dynalora.training;
 
+import dev.dynalora.Setting;
 import dev.dynalora.UserInputException;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.models.bert.SequenceClassifier;
@@ -16,6 +17,7 @@ import java.lang.reflect.Modifier;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -93,13 +95,15 @@ class MemoryEstimateTest {
         UserInputException e = assertThrows(UserInputException.class, () -> MemoryEstimate.check(huge, heap, 1024, 512));
         String m = e.getMessage();
         assertFalse(m.contains("\n"), m);
-        for (String part : new String[] {"training needs about ", " GiB at --batch 1024 --max-len 512",
-                "but the heap is 6.0 GiB", "smaller --batch or --max-len", "DYNALORA_JAVA_OPTS=-Xmx"}) {
+        for (String part : new String[] {"training needs about ", " GiB at batch=1024 maxLen=512",
+                "but the heap is 6.0 GiB", "smaller batch or maxLen", "raise the heap with -Xmx"}) {
             assertTrue(m.contains(part), "message should contain \"" + part + "\": " + m);
         }
         assertTrue(m.endsWith("-Xmx" + MemoryEstimate.suggestedHeapGiB(huge) + "g"), m);
+        assertEquals(List.of(Setting.BATCH, Setting.MAX_LEN, Setting.BATCH, Setting.MAX_LEN, Setting.JAVA_OPTIONS),
+                e.userMessage().settings(), "the settings a front end names in its own terms");
         UserInputException e2 = assertThrows(UserInputException.class, () -> MemoryEstimate.check(huge, heap));
-        assertTrue(e2.getMessage().contains("smaller --batch or --max-len"), e2.getMessage());
+        assertTrue(e2.getMessage().contains("smaller batch or maxLen"), e2.getMessage());
 
         // The threshold is 90% of the heap.
         assertDoesNotThrow(() -> MemoryEstimate.check((long) (0.9 * heap), heap, 1, 1));

@@ -6,20 +6,11 @@ import dev.dynalora.UserInputException;
 import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.formats.SafetensorsReader;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Loads a BERT encoder (and optionally a classification head) from a Hugging Face model folder. */
 public final class PretrainedBert {
     private PretrainedBert() {
-    }
-
-    public static Path weightsFile(Path dir) {
-        Path f = dir.resolve("model.safetensors");
-        if (!Files.isRegularFile(f)) {
-            throw new UserInputException("model folder " + dir + " has no model.safetensors");
-        }
-        return f;
     }
 
     public static ModelConfig bertConfig(Path dir) {
@@ -33,7 +24,7 @@ public final class PretrainedBert {
 
     public static BertEncoder loadEncoder(Path dir) {
         ModelConfig c = bertConfig(dir);
-        Path f = weightsFile(dir);
+        Path f = CheckpointWeights.file(dir);
         try (SafetensorsReader r = SafetensorsReader.open(f)) {
             return new BertEncoder(c, new CheckpointWeights(r, f));
         }
@@ -42,7 +33,7 @@ public final class PretrainedBert {
     /** The encoder plus a sequence-classification head (pooler from the checkpoint if present). */
     public static SequenceClassifier loadClassifier(Path dir, int numLabels, long seed) {
         ModelConfig c = bertConfig(dir);
-        Path f = weightsFile(dir);
+        Path f = CheckpointWeights.file(dir);
         try (SafetensorsReader r = SafetensorsReader.open(f)) {
             CheckpointWeights w = new CheckpointWeights(r, f);
             return new SequenceClassifier(new BertEncoder(c, w), w, numLabels, seed);

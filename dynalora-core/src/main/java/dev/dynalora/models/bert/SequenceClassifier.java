@@ -81,9 +81,12 @@ public final class SequenceClassifier implements AdaptableModel {
         return encoder.linearModules();
     }
 
+    /** What PEFT users adapt in BERT: the attention's query and value projections. */
+    public static final String DEFAULT_TARGETS = "query,value";
+
     @Override
     public String defaultTargets() {
-        return "query,value";
+        return DEFAULT_TARGETS;
     }
 
     @Override

@@ -2,7 +2,6 @@ package dev.dynalora.models.llama;
 
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.models.CheckpointWeights;
-import dev.dynalora.models.bert.PretrainedBert;
 
 import java.nio.file.Path;
 
@@ -18,7 +17,7 @@ public final class PretrainedLlama {
 
     public static LlamaForCausalLM load(Path dir) {
         LlamaConfig c = LlamaConfig.read(dir);
-        Path f = PretrainedBert.weightsFile(dir);
+        Path f = CheckpointWeights.file(dir);
         try (SafetensorsReader r = SafetensorsReader.open(f)) {
             // Names are looked up exactly as given (no "bert." prefix fallback).
             return new LlamaForCausalLM(c, new CheckpointWeights(r, f, ""));

@@ -28,11 +28,11 @@ import java.util.SplittableRandom;
 
 import static dev.dynalora.models.AdapterFixtures.LABELS;
 import static dev.dynalora.models.AdapterFixtures.assertClose;
-import static dev.dynalora.models.AdapterFixtures.assertUserError;
+import static dev.dynalora.formats.UserErrors.assertUserError;
 import static dev.dynalora.models.AdapterFixtures.attach;
 import static dev.dynalora.models.AdapterFixtures.logits;
 import static dev.dynalora.models.AdapterFixtures.model;
-import static dev.dynalora.models.AdapterFixtures.randomize;
+import static dev.dynalora.models.GradientCheck.randomize;
 import static dev.dynalora.models.AdapterFixtures.scrambleHead;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

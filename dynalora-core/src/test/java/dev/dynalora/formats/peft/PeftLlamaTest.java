@@ -1,5 +1,6 @@
 package dev.dynalora.formats.peft;
 
+import dev.dynalora.models.GradientCheck;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -24,7 +25,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 
-import static dev.dynalora.models.AdapterFixtures.assertUserError;
+import static dev.dynalora.formats.UserErrors.assertUserError;
 import static dev.dynalora.models.llama.TinyLlama.attachLora;
 import static dev.dynalora.models.llama.TinyLlama.logits;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -62,7 +63,7 @@ class PeftLlamaTest {
         // Rank 3 and alpha 5 everywhere but on v_proj of layer 0: rank 2, alpha 4 (scaling 2, not 5/2).
         attachLora(trained, Set.of("q_proj", "v_proj"), new int[] {3}, 5f, false, false, false, 11);
         LoraAdapter other = new LoraAdapter(V0, 24, 12, 2, 4f, false, false, false, 12);
-        TinyLlama.randomize(other.loraB().data(), new SplittableRandom(13), 0.3);
+        GradientCheck.randomize(other.loraB().data(), new SplittableRandom(13), 0.3);
         module(trained, V0).setAdapter(other);
         float[] expected = logits(trained);
         Path a = dir.resolve("adapter");
@@ -176,8 +177,8 @@ class PeftLlamaTest {
         for (LinearModule lm : trained.linearModules()) {
             if (lm.shortName().equals("q_proj") || lm.shortName().equals("v_proj")) {
                 AdaLoraAdapter ad = new AdaLoraAdapter(lm.name(), lm.in(), lm.out(), 4, 5f, 3);
-                TinyLlama.randomize(ad.loraB().data(), r, 0.4);
-                TinyLlama.randomize(ad.loraE().data(), r, 1.0);
+                GradientCheck.randomize(ad.loraB().data(), r, 0.4);
+                GradientCheck.randomize(ad.loraE().data(), r, 1.0);
                 if (lm.name().equals(Q0)) {
                     ad.loraE().data()[1] = 0f; // pruned
                 }

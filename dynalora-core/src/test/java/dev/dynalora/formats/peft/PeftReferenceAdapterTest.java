@@ -13,7 +13,6 @@ import dev.dynalora.models.llama.PretrainedLlama;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -23,7 +22,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A PEFT LoRA folder for stories260K written by the PyTorch reference's own writer (torch_llama_lora.py
@@ -39,8 +37,7 @@ class PeftReferenceAdapterTest {
 
     @Test
     void theReferencesAdapterLoadsAndGivesTheReferencesLossAndLogits() throws Exception {
-        Path model = SharedData.root().resolve("models/stories260K");
-        assumeTrue(Files.isDirectory(model), "shared model folder missing: " + model);
+        Path model = SharedData.modelOrSkip("stories260K");
         JsonNode fixture;
         try (InputStream in = getClass().getResourceAsStream("reference-adapter.json")) {
             assertNotNull(in, "fixture reference-adapter.json missing");

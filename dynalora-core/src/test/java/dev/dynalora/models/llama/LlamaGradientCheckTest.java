@@ -6,6 +6,7 @@ import dev.dynalora.adapters.LoraConfig;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.kernels.Kernels;
+import dev.dynalora.models.GradientCheck;
 import dev.dynalora.models.LinearModule;
 import dev.dynalora.tensor.Param;
 import org.junit.jupiter.api.AfterAll;
@@ -101,18 +102,12 @@ class LlamaGradientCheckTest {
             }
             LoraAdapter a = new LoraAdapter(lm.name(), lm.in(), lm.out(), lora.rankFor(lm.name()), lora.alphaFor(lm.name()),
                     false, false, false, lora.seed() * 1_000_003L + site++, AdapterDropout.NONE);
-            randomize(a.loraB().data(), r, 0.3);
+            GradientCheck.randomize(a.loraB().data(), r, 0.3);
             lm.setAdapter(a);
             params.addAll(a.params());
         }
         assertTrue(site > 0, "no module matched " + targets);
         return params;
-    }
-
-    static void randomize(float[] x, SplittableRandom r, double scale) {
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
-        }
     }
 
     static float lossAndGradients(LlamaForCausalLM m, List<Param> params) {
@@ -125,42 +120,6 @@ class LlamaGradientCheckTest {
     static void check(LlamaForCausalLM m, List<Param> params, int perTensor) {
         float loss = lossAndGradients(m, params);
         assertEquals(loss, m.loss(k, IDS, LABELS, batch()), 1e-6f, "the loss without backward is the same");
-        SplittableRandom r = new SplittableRandom(11);
-        float eps = 1e-2f;
-        int checked = 0;
-        StringBuilder failures = new StringBuilder();
-        for (Param p : params) {
-            float[] g = p.grad().clone();
-            float[] w = p.data();
-            for (int s = 0; s < perTensor; s++) {
-                int i = pickIndex(g, r);
-                float orig = w[i];
-                w[i] = orig + eps;
-                double lp = m.loss(k, IDS, LABELS, batch());
-                w[i] = orig - eps;
-                double lm = m.loss(k, IDS, LABELS, batch());
-                w[i] = orig;
-                double num = (lp - lm) / (2 * eps);
-                double err = Math.abs(g[i] - num);
-                if (err > 2e-3 + 5e-2 * Math.abs(num)) {
-                    failures.append(p.name()).append('[').append(i).append("] analytic ").append(g[i])
-                            .append(" numeric ").append(num).append('\n');
-                }
-                checked++;
-            }
-        }
-        assertTrue(checked > 20, "checked only " + checked);
-        assertTrue(failures.length() == 0, failures.toString());
-    }
-
-    /** Prefer a coordinate with a non-zero gradient (embedding rows of unused tokens have none). */
-    static int pickIndex(float[] g, SplittableRandom r) {
-        for (int tries = 0; tries < 50; tries++) {
-            int i = r.nextInt(g.length);
-            if (g[i] != 0f) {
-                return i;
-            }
-        }
-        return r.nextInt(g.length);
+        GradientCheck.assertMatchesFiniteDifferences(params, perTensor, () -> m.loss(k, IDS, LABELS, batch()));
     }
 }

@@ -11,7 +11,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -19,7 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Forward parity with the PyTorch reference (../shared/reference/torch_llama_lora.py, float32 eager) on the
@@ -47,15 +45,7 @@ class LlamaParityTest {
     }
 
     static Path sharedModel(String name) {
-        Path dir;
-        try {
-            dir = SharedData.model(name);
-        } catch (IllegalStateException e) {
-            assumeTrue(false, "no ../shared folder: " + e.getMessage());
-            return null;
-        }
-        assumeTrue(Files.isDirectory(dir), "shared model folder missing: " + dir);
-        return dir;
+        return SharedData.modelOrSkip(name);
     }
 
     static JsonNode modelFixture(String name) {

@@ -20,13 +20,12 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 import static dev.dynalora.models.AdapterFixtures.assertClose;
-import static dev.dynalora.models.AdapterFixtures.assertUserError;
+import static dev.dynalora.formats.UserErrors.assertUserError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A Llama merged into a Hugging Face LlamaForCausalLM folder (HuggingFaceExport; named Peft* to run with the adapter
@@ -45,8 +44,7 @@ class PeftLlamaExportTest {
 
     @Test
     void mergedStories260kLoadsBackWithTheLogitsOfBasePlusAdapter(@TempDir Path dir) throws Exception {
-        Path src = SharedData.root().resolve("models/stories260K");
-        assumeTrue(Files.isDirectory(src), "shared model folder missing: " + src);
+        Path src = SharedData.modelOrSkip("stories260K");
         LlamaForCausalLM m = PretrainedLlama.load(src);
         int[] ids = {1, 403, 407, 261, 300, 17, 99, 5, 411, 260};
         float[] base = logits(m, ids);

@@ -1,5 +1,6 @@
 package dev.dynalora.models.llama;
 
+import dev.dynalora.models.GradientCheck;
 import dev.dynalora.adapters.LoraAdapter;
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.kernels.ReferenceKernels;
@@ -98,18 +99,12 @@ public final class TinyLlama {
             LoraAdapter a = new LoraAdapter(lm.name(), lm.in(), lm.out(), ranks[i % ranks.length], alpha, rsLora, masked,
                     gated, seed + i);
             i++;
-            randomize(a.loraB().data(), r, 0.3);
+            GradientCheck.randomize(a.loraB().data(), r, 0.3);
             if (gated) {
-                randomize(a.gateWeight().data(), r, 0.5);
+                GradientCheck.randomize(a.gateWeight().data(), r, 0.5);
                 a.gateBias().data()[0] = 0.3f;
             }
             lm.setAdapter(a);
-        }
-    }
-
-    public static void randomize(float[] x, SplittableRandom r, double scale) {
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
         }
     }
 }
