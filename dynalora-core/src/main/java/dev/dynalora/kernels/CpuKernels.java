@@ -367,8 +367,12 @@ public final class CpuKernels extends VectorKernels implements AutoCloseable {
                 packB(transB, b, bOff, ldb, pc, kc, jc, nc, bp, 0);
                 for (int ic = 0; ic < m; ic += mcMax) {
                     int mc = Math.min(mcMax, m - ic);
-                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                    microTiles(kc, mc, nc, ap, bp, 0, c, cOff + ic * ldc + jc, ldc, tile);
+                    if (direct(transA)) {
+                        microTilesDirect(kc, mc, nc, a, aOff + ic * lda + pc, lda, ap, bp, 0, c, cOff + ic * ldc + jc, ldc, tile);
+                    } else {
+                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                        microTiles(kc, mc, nc, ap, bp, 0, c, cOff + ic * ldc + jc, ldc, tile);
+                    }
                 }
             }
         }
@@ -422,8 +426,12 @@ public final class CpuKernels extends VectorKernels implements AutoCloseable {
                     int kc = Math.min(kcMax, k - pc);
                     tile[TILE_ALPHA] = alpha;
                     tile[TILE_BETA] = pc == 0 ? beta : 1f;
-                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                    microTiles(kc, mc, n, ap, bp, pc * nPad, c, cOff + ic * ldc, ldc, tile);
+                    if (direct(transA)) {
+                        microTilesDirect(kc, mc, n, a, aOff + ic * lda + pc, lda, ap, bp, pc * nPad, c, cOff + ic * ldc, ldc, tile);
+                    } else {
+                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                        microTiles(kc, mc, n, ap, bp, pc * nPad, c, cOff + ic * ldc, ldc, tile);
+                    }
                 }
             }
         });
@@ -433,6 +441,43 @@ public final class CpuKernels extends VectorKernels implements AutoCloseable {
      * Runs the micro-kernel over one packed A block (mc rows) against packed B panels covering n columns
      * (panel q at {@code bpOff + q * NR * kc}); C's block starts at {@code co}.
      */
+    /**
+     * Whether A is read where it lies instead of packed: op(A) = A (each row contiguous in k) with the 6 x 2
+     * kernel. Packing A cost about 15% of a BERT LoRA training step on one thread (a scattering copy of every
+     * activation that enters a product, for each product); the direct kernel broadcasts the MR values of a k
+     * step from MR rows of A instead of from one packed panel, performing the same FMAs in the same order, so
+     * results are bit-identical either way. {@code -Ddynalora.sgemm.directA=false} packs as before.
+     */
+    static final boolean DIRECT_A = KERNEL == K6X2 && Boolean.parseBoolean(System.getProperty("dynalora.sgemm.directA", "true"));
+
+    private static boolean direct(boolean transA) {
+        return DIRECT_A && !transA;
+    }
+
+    /**
+     * {@link #microTiles} with A read in place: rows [0, mc) of the block start at {@code a[ao]}, row stride
+     * lda. Full MR-row panels go to the direct kernel; a last partial panel is packed (zero-padded) into ap
+     * and goes through the packed kernel, as before.
+     */
+    private static void microTilesDirect(int kc, int mc, int n, float[] a, int ao, int lda, float[] ap, float[] bp,
+                                         int bpOff, float[] c, int co, int ldc, float[] tile) {
+        int full = mc / MR * MR;
+        if (full < mc) {
+            packA(false, a, ao + full * lda, lda, 0, mc - full, 0, kc, ap);
+        }
+        for (int jr = 0; jr < n; jr += NR) {
+            int nr = Math.min(NR, n - jr);
+            int cj = co + jr;
+            int bo = bpOff + jr * kc;
+            for (int ir = 0; ir < full; ir += MR) {
+                kernel6x2Direct(kc, a, ao + ir * lda, lda, bp, bo, c, cj + ir * ldc, ldc, nr, tile);
+            }
+            if (full < mc) {
+                kernel6x2(kc, ap, 0, bp, bo, c, cj + full * ldc, ldc, mc - full, nr, tile);
+            }
+        }
+    }
+
     private static void microTiles(int kc, int mc, int n, float[] ap, float[] bp, int bpOff,
                                    float[] c, int co, int ldc, float[] tile) {
         for (int jr = 0; jr < n; jr += NR) {
@@ -675,6 +720,59 @@ public final class CpuKernels extends VectorKernels implements AutoCloseable {
             c50.intoArray(tile, 5 * s);
             c51.intoArray(tile, 5 * s + L);
         storeTile(tile, s, c, co, ldc, mr, nr, 6, 2);
+    }
+
+    /**
+     * {@link #kernel6x2} for a full panel of 6 rows of A read in place (row r at a[ao + r * lda], k step p at
+     * + p): the same FMAs in the same order.
+     */
+    static void kernel6x2Direct(int kc, float[] a, int ao, int lda, float[] bp, int bo, float[] c, int co, int ldc,
+                                int nr, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        int a0 = ao;
+        int a1 = a0 + lda;
+        int a2 = a1 + lda;
+        int a3 = a2 + lda;
+        int a4 = a3 + lda;
+        int a5 = a4 + lda;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (2 * L);
+            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
+            FloatVector av = FloatVector.broadcast(F, a[a0 + p]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, a[a1 + p]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, a[a2 + p]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, a[a3 + p]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(F, a[a4 + p]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(F, a[a5 + p]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+        }
+        int s = 2 * L;
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, s);
+        c11.intoArray(tile, s + L);
+        c20.intoArray(tile, 2 * s);
+        c21.intoArray(tile, 2 * s + L);
+        c30.intoArray(tile, 3 * s);
+        c31.intoArray(tile, 3 * s + L);
+        c40.intoArray(tile, 4 * s);
+        c41.intoArray(tile, 4 * s + L);
+        c50.intoArray(tile, 5 * s);
+        c51.intoArray(tile, 5 * s + L);
+        storeTile(tile, s, c, co, ldc, 6, nr, 6, 2);
     }
 
     /** C[3 x 3L] (= alpha * Ap * Bp + beta * C), full tiles written with vectors, edges via {@code tile}. */

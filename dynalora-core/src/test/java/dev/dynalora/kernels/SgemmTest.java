@@ -399,6 +399,9 @@ class SgemmTest {
             "-Ddynalora.sgemm.vectorBits=128",
             "-Ddynalora.sgemm.vectorBits=128 -Ddynalora.sgemm.kernel=6x2 -Ddynalora.sgemm.kc=8 -Ddynalora.sgemm.mc=12 -Ddynalora.sgemm.nc=16",
             "-Ddynalora.sgemm.kernel=6x2",
+            // The 6 x 2 kernel with A packed (the direct read of A switched off), and direct with small blocks.
+            "-Ddynalora.sgemm.kernel=6x2 -Ddynalora.sgemm.directA=false",
+            "-Ddynalora.sgemm.kernel=6x2 -Ddynalora.sgemm.kc=7 -Ddynalora.sgemm.mc=18 -Ddynalora.sgemm.nc=40",
             "-Ddynalora.sgemm.kernel=3x3",
             "-Ddynalora.sgemm.kernel=4x2 -Ddynalora.sgemm.kc=16 -Ddynalora.sgemm.mc=8 -Ddynalora.sgemm.nc=32",
             "-Ddynalora.sgemm.kernel=3x3 -Ddynalora.sgemm.kc=5 -Ddynalora.sgemm.mc=7 -Ddynalora.sgemm.nc=50",
