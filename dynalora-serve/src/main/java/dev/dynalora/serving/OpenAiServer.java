@@ -62,6 +62,8 @@ public final class OpenAiServer implements AutoCloseable {
     private final long created = System.currentTimeMillis() / 1000;
     private final Javalin app;
     private volatile boolean draining;
+    /** Completion handlers running (shutdown waits for them to write their answers). */
+    private final java.util.concurrent.atomic.AtomicInteger handlers = new java.util.concurrent.atomic.AtomicInteger();
 
     private OpenAiServer(ServeOptions o) {
         this.options = o;
@@ -113,7 +115,7 @@ public final class OpenAiServer implements AutoCloseable {
             config.routes.post("/v1/unload_lora_adapter", this::unloadAdapter);
             config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             config.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
-                    e.getStatus() == 413 ? "invalid_request_error" : "server_error", e.getMessage(), null, null)));
+                    e.getStatus() < 500 ? "invalid_request_error" : "server_error", e.getMessage(), null, null)));
             config.routes.exception(Exception.class, (e, ctx) -> {
                 System.err.println("dynalora serve: internal error on " + ctx.path() + ": " + e);
                 error(ctx, new ApiException(500, "server_error", "internal error", null, null));
@@ -177,6 +179,16 @@ public final class OpenAiServer implements AutoCloseable {
     public boolean shutdown(long graceMillis) {
         draining = true;
         boolean clean = scheduler.drain(graceMillis);
+        // Every request has its answer (or its error) now; let the handlers write them before the listener closes.
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (handlers.get() > 0 && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         app.stop();
         kernels.close();
         tokenizer.close();
@@ -265,6 +277,15 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void completions(Context ctx) throws IOException {
+        handlers.incrementAndGet();
+        try {
+            completionsCounted(ctx);
+        } finally {
+            handlers.decrementAndGet();
+        }
+    }
+
+    private void completionsCounted(Context ctx) throws IOException {
         if (draining) {
             throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
         }
