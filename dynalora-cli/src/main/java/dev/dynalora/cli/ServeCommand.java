@@ -92,6 +92,10 @@ final class ServeCommand implements Callable<Integer> {
         }
         ServeOptions o = new ServeOptions(model, modelName, adapters, host, port, threads.resolve(), key, maxLoaded,
                 adapterRoot, maxBatch, maxQueue, maxRequestBytes);
+        // Javalin logs a failed start (a port in use) itself, before the one-line error below; Jetty's notices
+        // are for operators only at error level. (slf4j-simple reads these when the loggers are first made.)
+        System.setProperty("org.slf4j.simpleLogger.log.io.javalin", "off");
+        System.setProperty("org.slf4j.simpleLogger.log.org.eclipse.jetty", "error");
         CountDownLatch stop = new CountDownLatch(1);
         OpenAiServer server = OpenAiServer.start(o);
         installSignals(stop);

@@ -76,6 +76,12 @@ public final class OpenAiServer implements AutoCloseable {
         if (o.port() < 0 || o.port() > 65535) {
             throw new UserInputException("--port must be between 0 and 65535, got " + o.port());
         }
+        if (o.maxLoadedAdapters() < 1) {
+            throw new UserInputException("--max-loaded-adapters must be at least 1, got " + o.maxLoadedAdapters());
+        }
+        if (o.threads() < 1 || o.threads() > 1024) {
+            throw new UserInputException("--threads must be between 1 and 1024, got " + o.threads());
+        }
         if (o.apiKey() != null && o.apiKey().isBlank()) {
             throw new UserInputException("the API key must not be empty");
         }
