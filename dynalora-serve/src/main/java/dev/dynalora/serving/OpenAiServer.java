@@ -19,6 +19,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -112,6 +113,11 @@ public final class OpenAiServer implements AutoCloseable {
             config.startup.showOldJavalinVersionWarning = false;
             config.http.maxRequestSize = o.maxRequestBytes();
             config.http.compressionStrategy = CompressionStrategy.NONE;
+            // A handler thread waits for each request in the queue or running: enough threads for all of them, and
+            // some over for /health, /metrics and the requests that are refused at once.
+            QueuedThreadPool pool = new QueuedThreadPool(o.maxQueue() + o.maxBatch() + 64, 8);
+            pool.setName("dynalora-http");
+            config.jetty.threadPool = pool;
             config.routes.before("/v1/*", this::authorize);
             config.routes.get("/health", this::health);
             config.routes.get("/metrics", this::scrape);
