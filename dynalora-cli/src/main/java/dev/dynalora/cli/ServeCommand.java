@@ -23,11 +23,12 @@ import java.util.concurrent.CountDownLatch;
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a causal LM and its LoRA adapters over an OpenAI-compatible HTTP API (/v1/completions, /v1/models,"
-                + " /v1/load_lora_adapter, /health, /metrics), batching requests for different adapters together.")
+                + " /v1/load_lora_adapter, /health, /metrics), batching requests for different adapters together; or an"
+                + " encoder's /v1/embeddings.")
 final class ServeCommand implements Callable<Integer> {
     static final String API_KEY_ENV = "DYNALORA_API_KEY";
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face causal-LM folder (model_type llama).")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face causal-LM folder (model_type llama), or an encoder's (BERT family) for /v1/embeddings.")
     Path model;
 
     @Option(names = "--served-model-name", paramLabel = "NAME", description = "The name requests give for the base model (default: the folder's name).")

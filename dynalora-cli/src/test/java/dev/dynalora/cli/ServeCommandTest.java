@@ -26,8 +26,9 @@ class ServeCommandTest {
     }
 
     @Test
-    void anEncoderIsNotServedAsADecoder() {
-        assertUserError(CliRunner.run("serve", "--model", CliRunner.miniLm().toString(), "--port", "0"), "causal language model");
+    void anEncoderTakesNoAdapters(@TempDir Path dir) {
+        assertUserError(CliRunner.run("serve", "--model", CliRunner.miniLm().toString(), "--port", "0", "--adapter", "a=" + dir),
+                "is an encoder");
     }
 
     @Test

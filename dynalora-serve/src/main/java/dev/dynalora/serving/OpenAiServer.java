@@ -45,7 +45,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Routes: GET /v1/models, POST /v1/completions (streamed as server-sent events with {@code stream: true}),
  * POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's names; loading only from folders under
- * --adapter-root), GET /health, GET /metrics (Prometheus). Every error is OpenAI's JSON error body with the
+ * --adapter-root), GET /health, GET /metrics (Prometheus). Given an encoder (BERT family) instead, it answers
+ * POST /v1/embeddings ({@link EmbeddingService}). Every error is OpenAI's JSON error body with the
  * status that fits; a bad request never disturbs the others.
  */
 public final class OpenAiServer implements AutoCloseable {
@@ -57,7 +58,8 @@ public final class OpenAiServer implements AutoCloseable {
     private final CpuKernels kernels;
     private final AdapterRegistry adapters;
     private final ServerMetrics metrics;
-    private final Scheduler scheduler;
+    private final Scheduler scheduler;        // null for an encoder
+    private final EmbeddingService embeddings; // null for a decoder
     private final String baseName;
     private final byte[] apiKeyDigest;
     private final long created = System.currentTimeMillis() / 1000;
@@ -97,17 +99,33 @@ public final class OpenAiServer implements AutoCloseable {
                 throw new UserInputException("--adapter-root " + o.adapterRoot() + " cannot be read: " + e.getMessage());
             }
         }
-        this.model = AutoModels.causalLm(o.model());
         this.baseName = o.modelName() != null ? o.modelName() : o.model().toAbsolutePath().normalize().getFileName().toString();
-        this.tokenizer = new SafeTokenizer(PromptTokenizer.load(o.model(), model.bosTokenId()));
         this.apiKeyDigest = o.apiKey() == null ? null : sha256(o.apiKey());
-        this.adapters = new AdapterRegistry(new AdapterLoader(model), baseName, o.maxLoadedAdapters(), root);
-        for (Map.Entry<String, Path> e : o.adapters().entrySet()) {
-            adapters.registerAtStart(e.getKey(), e.getValue());
+        if (AutoModels.isCausalLm(o.model())) {
+            this.model = AutoModels.causalLm(o.model());
+            this.tokenizer = new SafeTokenizer(PromptTokenizer.load(o.model(), model.bosTokenId()));
+            this.adapters = new AdapterRegistry(new AdapterLoader(model), baseName, o.maxLoadedAdapters(), root);
+            for (Map.Entry<String, Path> e : o.adapters().entrySet()) {
+                adapters.registerAtStart(e.getKey(), e.getValue());
+            }
+            this.metrics = new ServerMetrics(adapters::loadedCount, () -> adapters.names().size());
+            this.kernels = new CpuKernels(o.threads());
+            this.scheduler = new Scheduler(model, tokenizer, kernels, adapters, metrics, o.maxBatch(), o.maxQueue());
+            this.embeddings = null;
+        } else {
+            // An encoder: /v1/embeddings only.
+            if (!o.adapters().isEmpty() || o.adapterRoot() != null) {
+                throw new UserInputException(o.model() + " is an encoder; serving LoRA adapters (--adapter, --adapter-root)"
+                        + " needs a causal language model (model_type llama)");
+            }
+            this.model = null;
+            this.tokenizer = null;
+            this.adapters = null;
+            this.scheduler = null;
+            this.metrics = new ServerMetrics(() -> 0, () -> 0);
+            this.kernels = new CpuKernels(o.threads());
+            this.embeddings = new EmbeddingService(o.model(), kernels);
         }
-        this.metrics = new ServerMetrics(adapters::loadedCount, () -> adapters.names().size());
-        this.kernels = new CpuKernels(o.threads());
-        this.scheduler = new Scheduler(model, tokenizer, kernels, adapters, metrics, o.maxBatch(), o.maxQueue());
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
@@ -123,6 +141,7 @@ public final class OpenAiServer implements AutoCloseable {
             config.routes.get("/metrics", this::scrape);
             config.routes.get("/v1/models", this::models);
             config.routes.post("/v1/completions", this::completions);
+            config.routes.post("/v1/embeddings", this::embed);
             config.routes.post("/v1/load_lora_adapter", this::loadAdapter);
             config.routes.post("/v1/unload_lora_adapter", this::unloadAdapter);
             config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
@@ -150,9 +169,7 @@ public final class OpenAiServer implements AutoCloseable {
         try {
             s.app.start(o.host(), o.port());
         } catch (RuntimeException e) {
-            s.scheduler.close();
-            s.kernels.close();
-            s.tokenizer.close();
+            s.closeModel();
             throw new UserInputException("cannot listen on " + o.host() + ":" + o.port() + ": " + rootMessage(e));
         }
         for (Connector c : s.app.jettyServer().server().getConnectors()) {
@@ -190,7 +207,7 @@ public final class OpenAiServer implements AutoCloseable {
      */
     public boolean shutdown(long graceMillis) {
         draining = true;
-        boolean clean = scheduler.drain(graceMillis);
+        boolean clean = scheduler == null || scheduler.drain(graceMillis);
         // Every request has its answer (or its error) now; let the handlers write them before the listener closes.
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (handlers.get() > 0 && System.nanoTime() < until) {
@@ -202,14 +219,23 @@ public final class OpenAiServer implements AutoCloseable {
             }
         }
         app.stop();
-        kernels.close();
-        tokenizer.close();
+        closeModel();
         return clean;
     }
 
     @Override
     public void close() {
         shutdown(0);
+    }
+
+    private void closeModel() {
+        if (scheduler != null) {
+            scheduler.close();
+            tokenizer.close();
+        } else {
+            embeddings.close();
+        }
+        kernels.close();
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -248,8 +274,8 @@ public final class OpenAiServer implements AutoCloseable {
         b.put("owned_by", "dynalora");
         b.put("root", baseName);
         b.putNull("parent");
-        b.put("max_model_len", model.maxPositions());
-        for (String name : adapters.names()) {
+        b.put("max_model_len", model != null ? model.maxPositions() : embeddings.maxPositions());
+        for (String name : adapters != null ? adapters.names() : List.<String>of()) {
             ObjectNode a = data.addObject();
             a.put("id", name);
             a.put("object", "model");
@@ -263,6 +289,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void loadAdapter(Context ctx) {
+        decoderOnly("/v1/load_lora_adapter");
         JsonNode body = body(ctx);
         String name = text(body, "lora_name");
         String path = text(body, "lora_path");
@@ -271,10 +298,59 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void unloadAdapter(Context ctx) {
+        decoderOnly("/v1/unload_lora_adapter");
         JsonNode body = body(ctx);
         String name = text(body, "lora_name");
         adapters.unregister(name);
         ctx.contentType("text/plain; charset=utf-8").result("Success: LoRA adapter '" + name + "' removed successfully.");
+    }
+
+    private void decoderOnly(String route) {
+        if (scheduler == null) {
+            throw ApiException.badRequest(route + " needs a causal language model; this server holds the encoder " + baseName
+                    + " (POST /v1/embeddings)", null);
+        }
+    }
+
+    /** POST /v1/embeddings (encoders): OpenAI's embeddings answer. */
+    private void embed(Context ctx) {
+        if (embeddings == null) {
+            throw ApiException.badRequest("/v1/embeddings needs an encoder model; this server holds the decoder " + baseName
+                    + " (POST /v1/completions)", null);
+        }
+        if (draining) {
+            throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
+        }
+        JsonNode body = body(ctx);
+        JsonNode m = body.get("model");
+        if (m == null || !m.isTextual()) {
+            throw ApiException.badRequest("you must provide a model parameter (a string)", "model");
+        }
+        if (!m.asText().equals(baseName)) {
+            throw ApiException.notFound("The model `" + m.asText() + "` does not exist (GET /v1/models)", "model", "model_not_found");
+        }
+        List<int[]> inputs = embeddings.inputs(body);
+        float[][] vectors = embeddings.embed(inputs);
+        ObjectNode out = JSON.createObjectNode();
+        out.put("object", "list");
+        ArrayNode data = out.putArray("data");
+        int tokens = 0;
+        for (int i = 0; i < vectors.length; i++) {
+            ObjectNode d = data.addObject();
+            d.put("object", "embedding");
+            d.put("index", i);
+            ArrayNode v = d.putArray("embedding");
+            for (float x : vectors[i]) {
+                v.add(x);
+            }
+            tokens += inputs.get(i).length;
+        }
+        out.put("model", baseName);
+        ObjectNode u = out.putObject("usage");
+        u.put("prompt_tokens", tokens);
+        u.put("total_tokens", tokens);
+        metrics.promptTokens(tokens);
+        json(ctx, 200, out);
     }
 
     private static String text(JsonNode body, String field) {
@@ -298,6 +374,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void completionsCounted(Context ctx) throws IOException {
+        decoderOnly("/v1/completions");
         if (draining) {
             throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
         }
@@ -560,7 +637,7 @@ public final class OpenAiServer implements AutoCloseable {
     private static String routeName(Context ctx) {
         String p = ctx.path();
         return switch (p) {
-            case "/v1/completions", "/v1/models", "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/health", "/metrics" -> p;
+            case "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/health", "/metrics" -> p;
             default -> "other";
         };
     }
