@@ -35,10 +35,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       generate prefills it (a prompt of more than 8 tokens goes through the blocked SGEMM there, whose
  *       rounding depends on the rows it is given, so prompts are never prefilled together).</li>
  *   <li>Decode steps give each sequence one row, and run on {@link RowInvariantKernels}: every linear
- *       product stays on the backend's dot-product path (at most 8 rows per call, kernels.Gemv), where a row's
- *       result is the same float operations whatever the number of rows beside it and the thread count. So
- *       a step of 32 sequences computes for each what a step of 1 computes (generate's decode steps, alone or
- *       in its own batches of up to 8, are on the same path).</li>
+ *       product stays on the backend's dot-product path (kernels.Gemv; up to 32 rows per call, more cut into
+ *       blocks), where a row's result is the same float operations whatever the number of rows beside it and
+ *       the thread count. So a step of 32 sequences computes for each what a step of 1 computes (generate's
+ *       decode steps, alone or in its own batches of up to 8, are on the same path).</li>
  * </ul>
  * Attention, norms and activations are per sequence or per row already. Only the scheduler thread runs the
  * model.
@@ -99,7 +99,7 @@ final class Scheduler implements AutoCloseable {
     private final CausalLm model;
     private final Detokenizer detok;
     private final Kernels prefillKernels;
-    private final Kernels decodeKernels;
+    private final RowInvariantKernels decodeKernels;
     private final AdapterRegistry adapters;
     private final ServerMetrics metrics;
     private final int maxBatch;
@@ -126,7 +126,7 @@ final class Scheduler implements AutoCloseable {
         this.model = model;
         this.detok = detok;
         this.prefillKernels = kernels;
-        this.decodeKernels = new RowInvariantKernels(kernels);
+        this.decodeKernels = RowInvariantKernels.forDecode(kernels.threads());
         this.adapters = adapters;
         this.metrics = metrics;
         this.maxBatch = maxBatch;
@@ -269,6 +269,7 @@ final class Scheduler implements AutoCloseable {
             retire(s);
         }
         signalProgress();
+        decodeKernels.close();
     }
 
     private void signalProgress() {

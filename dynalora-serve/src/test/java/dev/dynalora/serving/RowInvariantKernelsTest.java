@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /**
  * What the server's batch invariance rests on: a linear layer's product x W^T computes each row of the output
- * bit for bit the same whatever the number of rows beside it (up to 8 on the backend's dot-product path, any
- * number through {@link RowInvariantKernels}) and whatever the thread count.
+ * bit for bit the same whatever the number of rows beside it (up to 8 on the default backend's dot-product path,
+ * any number through {@link RowInvariantKernels}) and whatever the thread count.
  */
 class RowInvariantKernelsTest {
     private static float[] random(int n, long seed) {
@@ -36,7 +36,7 @@ class RowInvariantKernelsTest {
         // Shapes of stories15M's projections and lm_head (288 -> 288, 288 -> 768, 768 -> 288, 288 -> 32000) and an
         // odd one; 32000 x 288 is large enough that the product is split across threads.
         int[][] shapes = {{288, 288}, {768, 288}, {288, 768}, {32000, 288}, {77, 45}};
-        int maxRows = 32;
+        int maxRows = 70;
         for (int[] s : shapes) {
             int n = s[0];
             int kk = s[1];
@@ -57,10 +57,18 @@ class RowInvariantKernelsTest {
                         assertArrayEquals(Arrays.copyOf(alone, m * n), y, "dot-product path, " + m + " rows, " + threads
                                 + " threads, W " + n + "x" + kk);
                     }
-                    RowInvariantKernels inv = new RowInvariantKernels(k);
+                    RowInvariantKernels eights = new RowInvariantKernels(k, 8);
                     for (int m : new int[] {9, 16, 17, 32}) {
-                        float[] y = rows(inv, x, w, m, n, kk);
-                        assertArrayEquals(Arrays.copyOf(alone, m * n), y, "row-invariant kernels, " + m + " rows, "
+                        float[] y = rows(eights, x, w, m, n, kk);
+                        assertArrayEquals(Arrays.copyOf(alone, m * n), y, "blocks of 8 rows, " + m + " rows, "
+                                + threads + " threads, W " + n + "x" + kk);
+                    }
+                }
+                // The server's decode backend: the dot-product path up to 32 rows, blocks of 32 beyond.
+                try (RowInvariantKernels decode = RowInvariantKernels.forDecode(threads)) {
+                    for (int m : new int[] {1, 5, 9, 31, 32, 33, 64, 70}) {
+                        float[] y = rows(decode, x, w, m, n, kk);
+                        assertArrayEquals(Arrays.copyOf(alone, m * n), y, "decode backend, " + m + " rows, "
                                 + threads + " threads, W " + n + "x" + kk);
                     }
                 }
