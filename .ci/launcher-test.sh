@@ -23,6 +23,22 @@ printf 'hello world\n' >"$tmp/in.txt"
 bin/dynalora embed --model ../shared/models/all-MiniLM-L6-v2 --input "$tmp/in.txt" --threads 1 >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "embed (loads the native tokenizer) exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
 
+# serve: starts, answers, and on SIGTERM stops cleanly (exit 0) with nothing on standard error but its own lines.
+port=$((20000 + RANDOM % 20000))
+bin/dynalora serve --model ../shared/models/stories260K --port "$port" --threads 1 >"$tmp/out" 2>"$tmp/err" &
+serve_pid=$!
+up=0
+for _ in $(seq 1 120); do
+  if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.5
+done
+answer="$(curl -s "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
+  -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":4,"temperature":0}')"
+kill -TERM "$serve_pid" 2>/dev/null
+wait "$serve_pid"; rc=$?
+check "serve answers a completion" '[ $up = 1 ] && case "$answer" in *\"text_completion\"*) true;; *) echo "$answer"; false;; esac'
+check "serve exits 0 on SIGTERM without warnings" '[ $rc = 0 ] && ! grep -v "^dynalora: " "$tmp/err" || { echo "rc=$rc"; cat "$tmp/err"; false; }'
+
 for i in 1 2 3; do
   bin/dynalora >"$tmp/out" 2>"$tmp/err"; rc=$?
   last="$(tail -n 1 "$tmp/err")"

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeoutException;
  */
 @Command(name = "dynalora", mixinStandardHelpOptions = true, version = "dynalora 0.1.0",
         description = "Fine-tune transformer encoders with LoRA, AdaLoRA and Dynamic LoRA, in pure Java.",
-        subcommands = {InfoCommand.class, EmbedCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, GenerateCommand.class, MergeCommand.class, BenchCommand.class, ReportCommand.class})
+        subcommands = {InfoCommand.class, EmbedCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, GenerateCommand.class, ServeCommand.class, MergeCommand.class, BenchCommand.class, ReportCommand.class})
 public final class Main implements Runnable {
 
     public static final int EXIT_USER_ERROR = 2;
