@@ -235,6 +235,33 @@ public final class GridResults {
         return new Comparison(method, baseline, perTask, PairedStats.of(all.stream().mapToDouble(Double::doubleValue).toArray()));
     }
 
+    /** How far apart (relative) two adapter methods' active parameter counts may be and still count as one budget. */
+    public static final double BUDGET_TOLERANCE = 0.01;
+
+    /**
+     * The adapter methods (lora, adalora, dynamic) whose active parameters at the end of their runs differ from
+     * the baseline's by more than {@link #BUDGET_TOLERANCE}, compared on the largest count of each (the same
+     * task's head); empty without a baseline.
+     */
+    public List<String> offBudget() {
+        List<String> out = new ArrayList<>();
+        if (baseline == null) {
+            return out;
+        }
+        long[] base = params(baseline, "active_trainable_params");
+        for (String method : settings.methods()) {
+            long[] a = params(method, "active_trainable_params");
+            if (method.equals(baseline) || !dev.dynalora.training.Method.parse(method).usesAdapters() || a.length == 0
+                    || base.length == 0 || base[1] == 0) {
+                continue;
+            }
+            if (Math.abs(a[1] - base[1]) > BUDGET_TOLERANCE * base[1]) {
+                out.add(method);
+            }
+        }
+        return out;
+    }
+
     /** Seeds that settle whether two methods differ when their averages are within a point (issue #15). */
     public static final int SEEDS_WHEN_CLOSE = 5;
 
@@ -396,6 +423,8 @@ public final class GridResults {
                 });
             }
         }
+        ArrayNode off = o.putArray("not_same_budget");
+        offBudget().forEach(off::add);
         ArrayNode close = o.putArray("within_one_point");
         for (List<String> pair : closePairs()) {
             close.addArray().add(pair.get(0)).add(pair.get(1));

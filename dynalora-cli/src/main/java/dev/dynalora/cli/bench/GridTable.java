@@ -206,6 +206,15 @@ public final class GridTable {
                     .append(" |\n");
         }
         b.append('\n');
+        for (String method : r.offBudget()) {
+            long[] active = r.params(method, "active_trainable_params");
+            b.append(String.format(Locale.ROOT, "- **Not the same budget**: %s ends with %+.1f%% active parameters against %s "
+                            + "(more than %.0f%% apart), so the comparison is not at an equal parameter budget.%n", method,
+                    100.0 * (active[1] - baseActive[1]) / baseActive[1], base, 100 * GridResults.BUDGET_TOLERANCE));
+        }
+        if (!r.offBudget().isEmpty()) {
+            b.append('\n');
+        }
     }
 
     /** "+4,620 (+2.1%)": the largest active count against the baseline's largest (the same task's head). */

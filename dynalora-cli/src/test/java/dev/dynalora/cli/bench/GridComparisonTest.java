@@ -207,7 +207,11 @@ class GridComparisonTest {
         // Parameters against the baseline: 105 active against 100.
         assertTrue(md.contains("| dynamic, lr 5e-4 | 1,105 | 105 | +5 (+5.0%) | 30 s ± 0 s | 300 |"), md);
 
+        assertTrue(md.contains("- **Not the same budget**: dynamic ends with +5.0% active parameters against lora"), md);
+        assertEquals(List.of("dynamic"), r.offBudget());
+
         JsonNode j = r.toJson();
+        assertEquals("dynamic", j.at("/not_same_budget/0").asText());
         assertEquals(4, j.at("/paired/methods/dynamic/wins").asInt());
         assertEquals(0.375, j.at("/paired/methods/dynamic/sign_test_p").asDouble(), 1e-12);
         assertEquals(-1.0, j.at("/paired/methods/dynamic/per_task/mrpc/s2").asDouble(), 1e-9);
@@ -232,6 +236,15 @@ class GridComparisonTest {
         GridResults apart = new GridResults(s3, List.of(run("mrpc", "lora", 1, 5e-4, false, 0.70, 1, 1),
                 run("mrpc", "dynamic", 1, 5e-4, false, 0.72, 1, 1)), "lora");
         assertTrue(apart.closePairs().isEmpty());
+        assertTrue(apart.offBudget().isEmpty(), "the same active count");
+        assertFalse(GridTable.markdown(apart).contains("Not the same budget"));
+        // 0.5% apart counts as one budget, 1.5% does not.
+        GridResults near = new GridResults(s3, List.of(run("mrpc", "lora", 1, 5e-4, false, 0.70, 1000, 1),
+                run("mrpc", "dynamic", 1, 5e-4, false, 0.72, 1005, 1)), "lora");
+        assertTrue(near.offBudget().isEmpty());
+        GridResults far = new GridResults(s3, List.of(run("mrpc", "lora", 1, 5e-4, false, 0.70, 1000, 1),
+                run("mrpc", "dynamic", 1, 5e-4, false, 0.72, 1015, 1)), "lora");
+        assertEquals(List.of("dynamic"), far.offBudget());
         assertFalse(GridTable.markdown(apart).contains("Within one point"));
         // Close, but already 5 seeds: no note.
         GridSettings s5 = settings(List.of("mrpc"), List.of("lora", "dynamic"), 5, lrs, null);
