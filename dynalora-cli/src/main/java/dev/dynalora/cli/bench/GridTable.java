@@ -172,7 +172,7 @@ public final class GridTable {
         b.append("## Within one point\n\n");
         for (List<String> p : close) {
             b.append(String.format(Locale.ROOT, "- %s and %s are within one point on the average (%.1f and %.1f): run %d seeds "
-                            + "(--seeds %d) before calling either ahead.%n", p.get(0), p.get(1),
+                            + "(the same command with --seeds %d adds the missing seeds to this grid) before calling either ahead.%n", p.get(0), p.get(1),
                     100 * r.average(p.get(0), GridResults.Pick.BEST).mean(), 100 * r.average(p.get(1), GridResults.Pick.BEST).mean(),
                     GridResults.SEEDS_WHEN_CLOSE, GridResults.SEEDS_WHEN_CLOSE));
         }

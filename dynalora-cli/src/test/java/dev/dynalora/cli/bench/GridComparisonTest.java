@@ -106,7 +106,18 @@ class GridComparisonTest {
         UserInputException e = assertThrows(UserInputException.class, () -> GridFolder.prepare(dir, grid));
         assertTrue(e.getMessage().contains("lr: {\"dynamic\":0.002,\"lora\":0.002} there, {\"dynamic\":0.002,\"lora\":[0.002,0.001]} now"),
                 e.getMessage());
-        GridSettings targets = settings(List.of("mrpc"), List.of("lora", "dynamic"), 2,
+        // More seeds of the same grid: it grows (and the new seeds' runs are pending); fewer seeds is another grid.
+        GridSettings five = settings(List.of("mrpc"), List.of("lora", "dynamic"), 5,
+                GridSettings.single(Map.of("lora", 2e-3, "dynamic", 2e-3)), null);
+        GridFolder.prepare(dir, five);
+        assertEquals(5, JSON.readTree(dir.resolve(GridSettings.FILE).toFile()).get("seeds").asInt());
+        GridFolder.prepare(dir, five);
+        e = assertThrows(UserInputException.class, () -> GridFolder.prepare(dir, same));
+        assertTrue(e.getMessage().contains("seeds: 5 there, 2 now"), e.getMessage());
+        GridSettings sixAndOtherRate = settings(List.of("mrpc"), List.of("lora", "dynamic"), 6,
+                GridSettings.single(Map.of("lora", 1e-3, "dynamic", 2e-3)), null);
+        assertThrows(UserInputException.class, () -> GridFolder.prepare(dir, sixAndOtherRate), "more seeds and another rate");
+        GridSettings targets = settings(List.of("mrpc"), List.of("lora", "dynamic"), 5,
                 GridSettings.single(Map.of("lora", 2e-3, "dynamic", 2e-3)), "all-linear");
         e = assertThrows(UserInputException.class, () -> GridFolder.prepare(dir, targets));
         assertTrue(e.getMessage().contains("targets: null there, \"all-linear\" now"), e.getMessage());
@@ -228,7 +239,7 @@ class GridComparisonTest {
         GridResults r = lrGrid("lora");
         assertEquals(List.of(List.of("lora", "dynamic")), r.closePairs());
         String md = GridTable.markdown(r);
-        assertTrue(md.contains("- lora and dynamic are within one point on the average (60.0 and 60.8): run 5 seeds (--seeds 5)"), md);
+        assertTrue(md.contains("- lora and dynamic are within one point on the average (60.0 and 60.8): run 5 seeds (the same command with --seeds 5 adds the missing seeds to this grid)"), md);
 
         // 2 points apart: no note.
         Map<String, List<Double>> lrs = GridSettings.single(Map.of("lora", 5e-4, "dynamic", 5e-4));
