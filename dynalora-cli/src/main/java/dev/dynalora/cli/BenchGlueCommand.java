@@ -27,8 +27,10 @@ import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
 
 /**
- * dynalora bench glue: the grid of GLUE runs (tasks x methods x seeds), each a normal train run folder
- * OUT/&lt;task&gt;-&lt;method&gt;-s&lt;seed&gt;, then OUT/results.md and OUT/results.json. Re-running the same command skips the
+ * dynalora bench glue: the grid of GLUE runs (tasks x methods x learning rates x seeds), each a normal train run
+ * folder OUT/&lt;task&gt;-&lt;method&gt;-s&lt;seed&gt; (OUT/&lt;task&gt;-&lt;method&gt;-lr&lt;rate&gt;-s&lt;seed&gt; for a method with several
+ * rates), then OUT/results.md and OUT/results.json: each method at the rate with its best average, every rate's
+ * average, the paired comparison with --baseline, parameters and time. Re-running the same command skips the
  * runs that are complete (their metrics.jsonl has a summary) and redoes the others, so an interrupted grid
  * continues where it stopped.
  */
@@ -81,8 +83,18 @@ final class BenchGlueCommand implements Callable<Integer> {
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank (AdaLoRA target rank, Dynamic LoRA mean rank). Default: ${DEFAULT-VALUE}.")
     int rank;
 
-    @Option(names = "--lr-for", paramLabel = "METHOD=X", description = "Peak learning rate of one method (repeatable). Default: train's (5e-4 adapters and head, 5e-5 full).")
-    Map<String, Double> lrFor = new LinkedHashMap<>();
+    @Option(names = {"--lr-for", "--lrs-for"}, paramLabel = "METHOD=X[,Y...]", description = "Peak learning rate of one method"
+            + " (repeatable), or a comma-separated grid of rates, each of which runs; the tables then report each method"
+            + " at its rate with the best average. Default: train's (5e-4 adapters and head, 5e-5 full).")
+    Map<String, String> lrFor = new LinkedHashMap<>();
+
+    @Option(names = "--targets", paramLabel = "MODULES", description = "--targets of every adapter run (names, one regex,"
+            + " or all-linear). Default: train's (query,value for BERT).")
+    String targets;
+
+    @Option(names = "--baseline", paramLabel = "METHOD", description = "The method every other one is compared with,"
+            + " paired by task and seed (wins, mean difference, sign test). Default: lora when it is in --methods.")
+    String baseline;
 
     @Mixin
     ThreadsOption threads;
@@ -90,6 +102,7 @@ final class BenchGlueCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         GridSettings s = settings();
+        String base = baselineMethod(s);
         Map<String, Integer> trainExamples = checkData(s);
         PretrainedBert.bertConfig(Path.of(s.model()));
         CheckpointWeights.file(Path.of(s.model()));
@@ -99,7 +112,7 @@ final class BenchGlueCommand implements Callable<Integer> {
         GridFolder.prepare(out, s);
         GridRunner runner = new GridRunner(s, out, Main.class.getName(), trainExamples, POLL_MILLIS);
         if (tableOnly) {
-            GridResults partial = GridResults.collect(s, runner, List.of(), true);
+            GridResults partial = GridResults.collect(s, runner, List.of(), true, base);
             String md = GridTable.markdown(partial);
             AtomicFiles.writeString(out.resolve("results.json"), partial.toJson().toPrettyString() + "\n");
             AtomicFiles.writeString(out.resolve("results.md"), md);
@@ -111,7 +124,7 @@ final class BenchGlueCommand implements Callable<Integer> {
         try (ProgressListener progress = new ProgressListener()) {
             failures = runner.run(progress);
         }
-        GridResults results = GridResults.collect(s, runner, failures, false);
+        GridResults results = GridResults.collect(s, runner, failures, false, base);
         String md = GridTable.markdown(results);
         AtomicFiles.writeString(out.resolve("results.json"), results.toJson().toPrettyString() + "\n");
         AtomicFiles.writeString(out.resolve("results.md"), md);
@@ -138,18 +151,50 @@ final class BenchGlueCommand implements Callable<Integer> {
         ef.values().forEach(v -> require(v >= 1, "--epochs-for values must be at least 1"));
         Map<String, Integer> lf = perTask(limitFor, "--limit-for", taskNames);
         lf.values().forEach(v -> require(v >= 0, "--limit-for values must be >= 0 (0: all)"));
-        Map<String, Double> lr = new LinkedHashMap<>();
+        Map<String, List<Double>> lr = new LinkedHashMap<>();
         for (String m : methodNames) {
-            lr.put(m, Method.parse(m).defaultLearningRate());
+            lr.put(m, List.of(Method.parse(m).defaultLearningRate()));
         }
-        for (Map.Entry<String, Double> e : lrFor.entrySet()) {
+        for (Map.Entry<String, String> e : lrFor.entrySet()) {
             String m = Method.parse(e.getKey()).id();
             require(lr.containsKey(m), "--lr-for names method " + m + ", which is not in --methods");
-            require(e.getValue() > 0 && Double.isFinite(e.getValue()), "--lr-for values must be positive numbers");
-            lr.put(m, e.getValue());
+            lr.put(m, rates(e.getValue(), m));
+        }
+        if (targets != null) {
+            require(!targets.isBlank(), "--targets is empty: name the modules to adapt, e.g. query,value or all-linear");
+            require(methodNames.stream().anyMatch(m -> Method.parse(m).usesAdapters()),
+                    "--targets is given but none of --methods uses adapters");
         }
         return new GridSettings(model.toAbsolutePath().normalize().toString(), data.toAbsolutePath().normalize().toString(),
-                taskNames, methodNames, seeds, epochs, ef, lf, evalLimit, maxLen, batch, rank, threads.resolve(), lr);
+                taskNames, methodNames, seeds, epochs, ef, lf, evalLimit, maxLen, batch, rank,
+                targets == null ? null : targets.strip(), threads.resolve(), lr);
+    }
+
+    /** The method the others are compared with: --baseline, or lora when it is in the grid, or none. */
+    String baselineMethod(GridSettings s) {
+        if (baseline == null) {
+            return s.methods().contains("lora") ? "lora" : null;
+        }
+        String b = Method.parse(baseline).id();
+        require(s.methods().contains(b), "--baseline " + b + " is not in --methods");
+        return b;
+    }
+
+    /** One method's --lr-for value: a rate or a comma-separated list of distinct positive rates. */
+    private static List<Double> rates(String list, String method) {
+        List<Double> out = new ArrayList<>();
+        for (String raw : list.split(",", -1)) {
+            double v;
+            try {
+                v = Double.parseDouble(raw.strip());
+            } catch (NumberFormatException e) {
+                throw new UserInputException("--lr-for " + method + "=" + list + ": '" + raw.strip() + "' is not a number");
+            }
+            require(v > 0 && Double.isFinite(v), "--lr-for values must be positive numbers");
+            require(!out.contains(v), "--lr-for " + method + " names the rate " + raw.strip() + " twice");
+            out.add(v);
+        }
+        return out;
     }
 
     /**

@@ -7,14 +7,11 @@ import dev.dynalora.data.LmDataReader;
 import dev.dynalora.data.LmExample;
 import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.CausalLm;
-import dev.dynalora.models.LinearModule;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tokenize.TextTokenizer;
 
 import java.nio.file.Path;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Causal-LM runs (task {@code lm}: plain text, task {@code sft}: prompt/completion pairs) on a decoder of any
@@ -78,15 +75,7 @@ public final class CausalLmRuns {
      * path component; anything else as given.
      */
     public static String resolveTargets(String targets, CausalLm model) {
-        if (!"all-linear".equals(targets)) {
-            return targets;
-        }
-        Set<String> leaves = new LinkedHashSet<>();
-        for (LinearModule m : model.linearModules()) {
-            String n = m.name();
-            leaves.add(n.substring(n.lastIndexOf('.') + 1));
-        }
-        return String.join(",", leaves);
+        return Targets.resolve(targets, model);
     }
 
     /** Memory guard: weights, gradients and AdamW moments of what trains, and a full-length batch's activations. */

@@ -64,7 +64,8 @@ public final class GlueTrainer {
         // otherwise fail mid-run, and the estimate for an impossible length is a meaningless heap size.
         c.requireMaxLenWithin(model.encoder().config().maxPositionEmbeddings());
         LoraConfig lora = method.usesAdapters()
-                ? LoraConfig.of(c.rank(), c.alpha(), c.targets(), c.rsLora(), c.loraDropout(), c.seed()) : null;
+                ? LoraConfig.of(c.rank(), c.alpha(), Targets.resolve(c.targets(), model), c.rsLora(), c.loraDropout(), c.seed())
+                : null;
         List<Param> trainable = MethodSetup.apply(model, method, lora, c.adaptive());
         return new Built(task, method, model, lora, trainable);
     }

@@ -1,5 +1,8 @@
 package dev.dynalora.cli.bench;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -7,6 +10,8 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import dev.dynalora.training.Method;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,14 +27,19 @@ import java.util.TreeMap;
  *
  * @param epochsFor per-task --epochs overrides
  * @param limitFor  per-task --limit (first N training examples; 0 = all)
- * @param lr        the peak learning rate of each method, defaults already applied
+ * @param targets   --targets of every adapter run, or null for train's default (the model family's); written to
+ *                  grid_config.json only when set, so that grids made before the flag existed still resume
+ * @param lrs       the peak learning rates of each method (train's default already applied): one rate, or several
+ *                  (--lrs-for), every one of which runs; grid_config.json's "lr" holds a number for a method with
+ *                  one rate (as it always has) and a list for one with several
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonPropertyOrder({"model", "data", "tasks", "methods", "seeds", "epochs", "epochs_for", "limit_for", "eval_limit",
-        "max_len", "batch", "rank", "threads", "lr"})
+        "max_len", "batch", "rank", "targets", "threads", "lr"})
 public record GridSettings(String model, String data, List<String> tasks, List<String> methods, int seeds, int epochs,
                            Map<String, Integer> epochsFor, Map<String, Integer> limitFor, int evalLimit, int maxLen,
-                           int batch, int rank, int threads, Map<String, Double> lr) {
+                           int batch, int rank, @JsonInclude(JsonInclude.Include.NON_NULL) String targets, int threads,
+                           @JsonIgnore Map<String, List<Double>> lrs) {
 
     public static final String FILE = "grid_config.json";
 
@@ -41,7 +51,39 @@ public record GridSettings(String model, String data, List<String> tasks, List<S
         // Sorted, so that the file reads the same whatever order the flags came in.
         epochsFor = new TreeMap<>(epochsFor);
         limitFor = new TreeMap<>(limitFor);
-        lr = new TreeMap<>(lr);
+        Map<String, List<Double>> sorted = new TreeMap<>();
+        lrs.forEach((m, v) -> sorted.put(m, List.copyOf(v)));
+        lrs = sorted;
+    }
+
+    /** Settings with one learning rate per method. */
+    public static Map<String, List<Double>> single(Map<String, Double> lr) {
+        Map<String, List<Double>> m = new TreeMap<>();
+        lr.forEach((k, v) -> m.put(k, List.of(v)));
+        return m;
+    }
+
+    /** The learning rates of a method, in the order given. */
+    public List<Double> lrsOf(String method) {
+        return lrs.get(method);
+    }
+
+    /** Whether a method trains at several learning rates (and the rate is part of its runs' folder names). */
+    public boolean hasLrGrid(String method) {
+        return lrs.get(method).size() > 1;
+    }
+
+    /** Whether any method trains at several learning rates. */
+    public boolean anyLrGrid() {
+        return methods.stream().anyMatch(this::hasLrGrid);
+    }
+
+    /** grid_config.json's "lr": per method its rate, or the list of its rates. */
+    @JsonProperty("lr")
+    public Map<String, Object> lrJson() {
+        Map<String, Object> m = new TreeMap<>();
+        lrs.forEach((k, v) -> m.put(k, v.size() == 1 ? v.get(0) : v));
+        return m;
     }
 
     public int epochsOf(String task) {
@@ -61,7 +103,9 @@ public record GridSettings(String model, String data, List<String> tasks, List<S
         for (int seed = 1; seed <= seeds; seed++) {
             for (String task : tasks) {
                 for (String method : methods) {
-                    runs.add(new GridRun(task, method, seed));
+                    for (double lr : lrsOf(method)) {
+                        runs.add(new GridRun(task, method, seed, lr, hasLrGrid(method)));
+                    }
                 }
             }
         }
@@ -72,7 +116,7 @@ public record GridSettings(String model, String data, List<String> tasks, List<S
     public List<String> trainArgs(GridRun r, Path runDir) {
         List<String> a = new ArrayList<>(List.of("train", "--model", model, "--task", r.task(), "--data", data,
                 "--method", r.method(), "--out", runDir.toString(), "--overwrite", "--seed", Integer.toString(r.seed()),
-                "--lr", Double.toString(lr.get(r.method())), "--epochs", Integer.toString(epochsOf(r.task())),
+                "--lr", Double.toString(r.lr()), "--epochs", Integer.toString(epochsOf(r.task())),
                 "--batch", Integer.toString(batch), "--max-len", Integer.toString(maxLen), "--rank", Integer.toString(rank),
                 "--threads", Integer.toString(threads)));
         if (limitOf(r.task()) > 0) {
@@ -80,6 +124,9 @@ public record GridSettings(String model, String data, List<String> tasks, List<S
         }
         if (evalLimit > 0) {
             a.addAll(List.of("--eval-limit", Integer.toString(evalLimit)));
+        }
+        if (targets != null && Method.parse(r.method()).usesAdapters()) {
+            a.addAll(List.of("--targets", targets));
         }
         return a;
     }

@@ -19,9 +19,11 @@ class GridResultsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private static GridSettings settings(List<String> tasks, List<String> methods, int seeds) {
-        return new GridSettings("/models/tiny", "/glue", tasks, methods, seeds, 3, Map.of("sst2", 1), Map.of(), 0, 128, 32, 8, 2,
-                Map.of("lora", 5e-4, "full", 5e-5));
+        return new GridSettings("/models/tiny", "/glue", tasks, methods, seeds, 3, Map.of("sst2", 1), Map.of(), 0, 128, 32, 8, null, 2,
+                GridSettings.single(LR));
     }
+
+    private static final Map<String, Double> LR = Map.of("lora", 5e-4, "full", 5e-5, "dynamic", 5e-4, "adalora", 5e-4, "head", 5e-4);
 
     /** A summary whose best and final metrics are the given score (for every metric of the task). */
     private static GridResults.Entry run(String task, String method, int seed, double best, double last, long params, double seconds) {
@@ -37,7 +39,7 @@ class GridResultsTest {
         s.put("trainable_params", params);
         s.put("active_trainable_params", params);
         s.put("train_time_s", seconds);
-        return new GridResults.Entry(new GridRun(task, method, seed), "complete", s, null);
+        return new GridResults.Entry(new GridRun(task, method, seed, LR.get(method)), "complete", s, null);
     }
 
     @Test
@@ -49,10 +51,10 @@ class GridResultsTest {
         e.add(run("cola", "lora", 3, 0.54, 0.44, 100, 60));
         e.add(run("mrpc", "lora", 1, 0.80, 0.80, 100, 1200));
         e.add(run("mrpc", "lora", 2, 0.84, 0.80, 100, 1200));
-        e.add(new GridResults.Entry(new GridRun("mrpc", "lora", 3), "diverged", null, "diverged at step 7 (loss NaN)"));
+        e.add(new GridResults.Entry(new GridRun("mrpc", "lora", 3, 5e-4), "diverged", null, "diverged at step 7 (loss NaN)"));
         e.add(run("cola", "full", 1, 0.60, 0.60, 5000, 3600));
-        for (GridRun r : List.of(new GridRun("cola", "full", 2), new GridRun("cola", "full", 3), new GridRun("mrpc", "full", 1),
-                new GridRun("mrpc", "full", 2), new GridRun("mrpc", "full", 3))) {
+        for (GridRun r : List.of(new GridRun("cola", "full", 2, 5e-5), new GridRun("cola", "full", 3, 5e-5), new GridRun("mrpc", "full", 1, 5e-5),
+                new GridRun("mrpc", "full", 2, 5e-5), new GridRun("mrpc", "full", 3, 5e-5))) {
             e.add(new GridResults.Entry(r, "failed", null, "out of memory"));
         }
         GridResults r = new GridResults(s, e);
