@@ -66,10 +66,18 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        main(Main::commandLine, args);
+    }
+
+    /**
+     * Runs a command line built on {@link #commandLine()} (another module's entry point adds its commands, as
+     * dynalora-spark adds {@code spark}) with this command's interrupt handling, exit codes and standard error.
+     */
+    public static void main(java.util.function.Supplier<CommandLine> commandLine, String[] args) {
         Interrupts.install();
         int code = EXIT_USER_ERROR;
         try {
-            code = commandLine().execute(args);
+            code = commandLine.get().execute(args);
         } catch (OutOfMemoryError e) {
             System.err.println("dynalora: error: out of memory; use a smaller --batch or --max-len, or a larger heap (DYNALORA_JAVA_OPTS=-Xmx...)");
             code = EXIT_USER_ERROR;
