@@ -14,7 +14,7 @@ import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 
 /**
  * The work of one partition: rows are read in chunks of {@code chunk}, each chunk is tokenized and predicted in
@@ -24,8 +24,11 @@ import java.util.function.Consumer;
 final class PredictPartitions implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
 
-    /** Test hook, run at the start of every partition's task in this JVM (local mode: the test's JVM). */
-    static volatile Consumer<TaskContext> beforePartition;
+    /**
+     * Test hook, run in this JVM (local mode: the test's JVM) before each chunk of a partition is predicted, with
+     * the task and the chunk's number in the partition (0, 1, ...).
+     */
+    static volatile BiConsumer<TaskContext, Integer> beforeChunk;
 
     private final String runDir;
     private final int textColumn;
@@ -50,20 +53,22 @@ final class PredictPartitions implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
-        Consumer<TaskContext> hook = beforePartition;
-        if (hook != null) {
-            hook.accept(TaskContext.get());
-        }
         if (!rows.hasNext()) {
             return Collections.emptyIterator();
         }
         LoadedRun run = LoadedRun.get(runDir, threads > 0 ? threads : executorCores());
         return new Iterator<>() {
             private Iterator<Row> ready = Collections.emptyIterator();
+            private int chunks;
 
             @Override
             public boolean hasNext() {
                 if (!ready.hasNext() && rows.hasNext()) {
+                    BiConsumer<TaskContext, Integer> hook = beforeChunk;
+                    if (hook != null) {
+                        hook.accept(TaskContext.get(), chunks);
+                    }
+                    chunks++;
                     ready = nextChunk(run, rows);
                 }
                 return ready.hasNext();
