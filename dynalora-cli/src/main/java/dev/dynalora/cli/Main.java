@@ -58,7 +58,7 @@ public final class Main implements Runnable {
         });
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("dynalora: error: " + ex.getMessage() + " (see 'dynalora " + ex.getCommandLine().getCommandName() + " --help')");
+            err.println("dynalora: error: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             err.flush();
             return EXIT_USER_ERROR;
         });

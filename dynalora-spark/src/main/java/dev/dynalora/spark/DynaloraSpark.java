@@ -1,6 +1,7 @@
 package dev.dynalora.spark;
 
 import dev.dynalora.UserInputException;
+import dev.dynalora.data.GlueTask;
 import dev.dynalora.training.RunFolder;
 import dev.dynalora.training.TrainConfig;
 import org.apache.spark.sql.Dataset;
@@ -88,14 +89,12 @@ public final class DynaloraSpark {
     public static Dataset<Row> predict(Dataset<Row> df, String textColumn, String pairColumn, Path runDir, Options options) {
         // Checked on the driver, before any task starts, so that a wrong path or column is one clear error.
         Path dir = runDir.toAbsolutePath().normalize();
-        RunFolder run = RunFolder.open(dir);
-        TrainConfig c = LoadedRun.checkClassifierRun(dir, run);
-        if (!Files.isRegularFile(dir.resolve(RunFolder.TRAINABLE))) {
-            throw new UserInputException(dir + " has no " + RunFolder.TRAINABLE + " (the run has not finished an epoch)");
-        }
-        if (!Files.isDirectory(Path.of(c.model()))) {
-            throw new UserInputException("the model folder " + c.model() + " named by " + dir.resolve(RunFolder.CONFIG)
-                    + " does not exist (on a cluster it must be readable at that path on the driver and every executor)");
+        GlueTask task = task(dir);
+        boolean pairs = task.layout(task.testSplits().get(0)).textB() >= 0;
+        if (pairs != (pairColumn != null)) {
+            throw new UserInputException(pairs
+                    ? dir + " is a " + task.id() + " run, which classifies sentence pairs: name the second sentence's column too"
+                    : dir + " is a " + task.id() + " run, which classifies single sentences: give no second column");
         }
         StructType schema = df.schema();
         int text = stringColumn(schema, textColumn);
@@ -114,6 +113,24 @@ public final class DynaloraSpark {
         PredictPartitions f = new PredictPartitions(dir.toString(), text, textColumn, pair, pairColumn, options.batch(),
                 options.chunk(), options.threads());
         return df.mapPartitions(f, Encoders.row(out));
+    }
+
+    /**
+     * The GLUE task of a classifier run folder, after the checks a job makes on the driver: a run folder of a
+     * classifier (not a causal LM), with its trained weights, whose model folder exists.
+     */
+    public static GlueTask task(Path runDir) {
+        Path dir = runDir.toAbsolutePath().normalize();
+        RunFolder run = RunFolder.open(dir);
+        TrainConfig c = LoadedRun.checkClassifierRun(dir, run);
+        if (!Files.isRegularFile(dir.resolve(RunFolder.TRAINABLE))) {
+            throw new UserInputException(dir + " has no " + RunFolder.TRAINABLE + " (the run has not finished an epoch)");
+        }
+        if (!Files.isDirectory(Path.of(c.model()))) {
+            throw new UserInputException("the model folder " + c.model() + " named by " + dir.resolve(RunFolder.CONFIG)
+                    + " does not exist (on a cluster it must be readable at that path on the driver and every executor)");
+        }
+        return GlueTask.parse(c.task());
     }
 
     private static int stringColumn(StructType schema, String name) {

@@ -8,6 +8,7 @@ import dev.dynalora.models.bert.BertEncoder;
 import dev.dynalora.tensor.Param;
 import dev.dynalora.tensor.Tensor;
 import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -26,14 +27,14 @@ import java.util.stream.Stream;
  * a LoRA run trained on it for one short epoch of SST-2 by {@code dynalora train}, so that the run folder is
  * exactly what a user has; plus a Spark session on the loopback interface with no UI.
  */
-final class Fixtures {
+public final class Fixtures {
     private static Path dir;
     private static Path sst2Run;
 
     private Fixtures() {
     }
 
-    static Path shared() {
+    public static Path shared() {
         String p = System.getProperty("dynalora.shared");
         if (p != null && Files.isDirectory(Path.of(p))) {
             return Path.of(p).toAbsolutePath().normalize();
@@ -46,11 +47,11 @@ final class Fixtures {
         throw new IllegalStateException("cannot find ../shared");
     }
 
-    static Path glue() {
+    public static Path glue() {
         return shared().resolve("glue");
     }
 
-    static synchronized Path dir() {
+    public static synchronized Path dir() {
         if (dir == null) {
             try {
                 dir = Files.createTempDirectory("dynalora-spark-test");
@@ -64,7 +65,7 @@ final class Fixtures {
     }
 
     /** A finished SST-2 LoRA run of the tiny model. */
-    static synchronized Path sst2Run() {
+    public static synchronized Path sst2Run() {
         if (sst2Run == null) {
             Path model = tinyModel(dir().resolve("tiny-bert"));
             Path run = dir().resolve("sst2-run");
@@ -81,12 +82,20 @@ final class Fixtures {
 
     /** Runs the dynalora CLI in-process; null when it exits 0, else its standard error. */
     static String cli(String... args) {
+        Result r = run(Main.commandLine(), args);
+        return r.exit() == 0 ? null : "exit " + r.exit() + ": " + r.err();
+    }
+
+    public record Result(int exit, String err) {
+    }
+
+    /** Runs a dynalora command line in-process, capturing its standard error. */
+    public static Result run(CommandLine cl, String... args) {
         StringWriter err = new StringWriter();
-        var cl = Main.commandLine();
         cl.setOut(new PrintWriter(new StringWriter()));
         cl.setErr(new PrintWriter(err, true));
         int code = cl.execute(args);
-        return code == 0 ? null : "exit " + code + ": " + err;
+        return new Result(code, err.toString());
     }
 
     static Path tinyModel(Path dir) {
@@ -137,7 +146,7 @@ final class Fixtures {
     }
 
     /** The first {@code n} data lines of SST-2's test file, with its header. */
-    static List<String> sst2TestLines(int n) {
+    public static List<String> sst2TestLines(int n) {
         try {
             return Files.readAllLines(glue().resolve("SST-2/test.tsv")).subList(0, n + 1);
         } catch (IOException e) {
