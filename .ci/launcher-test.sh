@@ -12,12 +12,20 @@ check() { # name, condition
 }
 
 bin/dynalora --version >/dev/null 2>&1 # builds the CLI when needed (the build talks on standard error)
+bin/dynalora spark --version >/dev/null 2>&1 # and dynalora-spark, with Spark's jars
 bin/dynalora --help >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "--help exits 0" '[ $rc = 0 ]'
 check "--help prints nothing on standard error" '[ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
 
 bin/dynalora train --help >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "train --help exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+
+# dynalora spark runs on another class path (Spark's jars) with Spark's JVM flags: still no warnings.
+bin/dynalora spark predict --help >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark predict --help exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+bin/dynalora spark predict --master 'local[1]' --run "$tmp/no-run" --input "$tmp/none.tsv" --output "$tmp/p.tsv" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark predict with a bad run folder: exit 2 and one error line" \
+  '[ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "^dynalora: error: " "$tmp/err" || { cat "$tmp/err"; false; }'
 
 printf 'hello world\n' >"$tmp/in.txt"
 bin/dynalora embed --model ../shared/models/all-MiniLM-L6-v2 --input "$tmp/in.txt" --threads 1 >"$tmp/out" 2>"$tmp/err"; rc=$?
