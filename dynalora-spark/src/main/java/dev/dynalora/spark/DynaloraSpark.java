@@ -2,6 +2,7 @@ package dev.dynalora.spark;
 
 import dev.dynalora.UserInputException;
 import dev.dynalora.data.GlueTask;
+import dev.dynalora.formats.ModelConfig;
 import dev.dynalora.training.RunFolder;
 import dev.dynalora.training.TrainConfig;
 import org.apache.spark.sql.Dataset;
@@ -40,6 +41,7 @@ public final class DynaloraSpark {
     public static final String PREDICTION = "prediction";
     public static final String LOGITS = "logits";
     public static final String PROBABILITIES = "probabilities";
+    public static final String EMBEDDING = "embedding";
 
     private DynaloraSpark() {
     }
@@ -146,8 +148,65 @@ public final class DynaloraSpark {
         return i;
     }
 
+    /**
+     * How an embed job embeds, as {@code dynalora embed}'s flags.
+     *
+     * @param cls       first-token pooling ({@code --pooling cls}); false: the mean over non-padding tokens
+     * @param normalize L2-normalise each embedding ({@code --normalize})
+     * @param maxLen    truncate to this many tokens ({@code --max-len}, default 512)
+     * @param batch     examples per forward pass, consecutive rows of a partition ({@code --batch}, default 32)
+     * @param threads   compute threads of each executor's model; 0 as in {@link Options}
+     */
+    public record EmbedOptions(boolean cls, boolean normalize, int maxLen, int batch, int threads) implements java.io.Serializable {
+        public static final EmbedOptions DEFAULT = new EmbedOptions(false, false, 512, 32, 0);
+
+        public EmbedOptions {
+            if (maxLen < 2) {
+                throw new UserInputException("maxLen must be at least 2, got " + maxLen);
+            }
+            if (batch < 1) {
+                throw new UserInputException("batch must be at least 1, got " + batch);
+            }
+            if (threads < 0 || threads > 1024) {
+                throw new UserInputException("threads must be between 0 (auto) and 1024, got " + threads);
+            }
+        }
+    }
+
+    /** Mean-pooled embeddings of {@code textColumn} by the encoder in {@code modelDir}; see {@link #embed(Dataset, String, String, Path, EmbedOptions)}. */
+    public static Dataset<Row> embed(Dataset<Row> df, String textColumn, Path modelDir) {
+        return embed(df, textColumn, null, modelDir, EmbedOptions.DEFAULT);
+    }
+
+    /**
+     * The input with an {@value #EMBEDDING} column (array of float) appended: what {@code dynalora embed} writes
+     * as "embedding" for the same text (a pair when {@code pairColumn} is given, as a TAB in embed's input line).
+     * The model folder must be readable at the same path on every executor.
+     */
+    public static Dataset<Row> embed(Dataset<Row> df, String textColumn, String pairColumn, Path modelDir, EmbedOptions options) {
+        Path dir = modelDir.toAbsolutePath().normalize();
+        if (!Files.isDirectory(dir)) {
+            throw new UserInputException("model folder " + dir + " does not exist");
+        }
+        int maxPositions = ModelConfig.read(dir).maxPositionEmbeddings();
+        if (options.maxLen() > maxPositions) {
+            throw new UserInputException("maxLen " + options.maxLen() + " exceeds the model's max_position_embeddings " + maxPositions);
+        }
+        StructType schema = df.schema();
+        int text = stringColumn(schema, textColumn);
+        int pair = pairColumn == null ? -1 : stringColumn(schema, pairColumn);
+        if (Arrays.asList(schema.fieldNames()).contains(EMBEDDING)) {
+            throw new UserInputException("the input already has a column " + EMBEDDING + "; rename or drop it first");
+        }
+        StructType out = schema.add(new StructField(EMBEDDING, DataTypes.createArrayType(DataTypes.FloatType, false), false,
+                Metadata.empty()));
+        return df.mapPartitions(new EmbedPartitions(dir.toString(), text, textColumn, pair, pairColumn, options),
+                Encoders.row(out));
+    }
+
     /** Frees the models this JVM has cached (tests; a long-lived driver in local mode that is done with them). */
     public static void clearCache() {
         LoadedRun.clear();
+        LoadedEncoder.clear();
     }
 }

@@ -114,7 +114,7 @@ final class PredictPartitions implements MapPartitionsFunction<Row, Row> {
         return out.iterator();
     }
 
-    private static String text(Row r, int column, String name) {
+    static String text(Row r, int column, String name) {
         if (r.isNullAt(column)) {
             throw new UserInputException("column " + name + " is null in a row; drop or fill null texts before predicting");
         }

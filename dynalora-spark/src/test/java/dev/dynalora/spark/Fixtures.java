@@ -30,6 +30,7 @@ import java.util.stream.Stream;
 public final class Fixtures {
     private static Path dir;
     private static Path sst2Run;
+    private static Path tiny;
 
     private Fixtures() {
     }
@@ -67,7 +68,7 @@ public final class Fixtures {
     /** A finished SST-2 LoRA run of the tiny model. */
     public static synchronized Path sst2Run() {
         if (sst2Run == null) {
-            Path model = tinyModel(dir().resolve("tiny-bert"));
+            Path model = tinyModel();
             Path run = dir().resolve("sst2-run");
             String err = cli("train", "--model", model.toString(), "--task", "sst2", "--data", glue().toString(),
                     "--out", run.toString(), "--limit", "48", "--eval-limit", "16", "--epochs", "1", "--batch", "16",
@@ -96,6 +97,14 @@ public final class Fixtures {
         cl.setErr(new PrintWriter(err, true));
         int code = cl.execute(args);
         return new Result(code, err.toString());
+    }
+
+    /** The random tiny BERT folder the fixture run is trained from. */
+    public static synchronized Path tinyModel() {
+        if (tiny == null) {
+            tiny = tinyModel(dir().resolve("tiny-bert"));
+        }
+        return tiny;
     }
 
     static Path tinyModel(Path dir) {
