@@ -21,10 +21,30 @@ public final class ChildJava {
         cmd.add(javaExecutable());
         cmd.addAll(jvmFlags(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(classPath(mainClass));
         cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
+    }
+
+    /**
+     * This JVM's class path, with the jar or folder that holds {@code mainClass} in front when it is not on it:
+     * a Spark executor loads the application's jar in a class loader of its own, not from its class path.
+     */
+    static String classPath(String mainClass) {
+        String cp = System.getProperty("java.class.path");
+        try {
+            var source = Class.forName(mainClass).getProtectionDomain().getCodeSource();
+            if (source != null) {
+                String own = Path.of(source.getLocation().toURI()).toString();
+                if (!java.util.Arrays.asList(cp.split(java.io.File.pathSeparator)).contains(own)) {
+                    return own + java.io.File.pathSeparator + cp;
+                }
+            }
+        } catch (ReflectiveOperationException | java.net.URISyntaxException | RuntimeException e) {
+            // the class path alone, as before
+        }
+        return cp;
     }
 
     static String javaExecutable() {

@@ -29,7 +29,7 @@ import java.util.TreeMap;
         "max_len", "batch", "rank", "threads", "lr"})
 public record GridSettings(String model, String data, List<String> tasks, List<String> methods, int seeds, int epochs,
                            Map<String, Integer> epochsFor, Map<String, Integer> limitFor, int evalLimit, int maxLen,
-                           int batch, int rank, int threads, Map<String, Double> lr) {
+                           int batch, int rank, int threads, Map<String, Double> lr) implements java.io.Serializable {
 
     public static final String FILE = "grid_config.json";
 

@@ -91,7 +91,7 @@ final class SparkPredictCommand implements Callable<Integer> {
             Example e = examples.get(i);
             rows.add(RowFactory.create(i, e.index(), e.textA(), e.textB()));
         }
-        SparkSession spark = session();
+        SparkSession spark = Sessions.start(master, conf, "dynalora spark predict");
         List<Row> predicted;
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -126,24 +126,6 @@ final class SparkPredictCommand implements Callable<Integer> {
         return 0;
     }
 
-    private SparkSession session() {
-        String m = master != null ? master : System.getProperty("spark.master", "local[*]");
-        SparkSession.Builder b = SparkSession.builder().appName("dynalora spark predict").master(m)
-                .config("spark.ui.showConsoleProgress", "false");
-        if (m.startsWith("local")) {
-            // One machine: no web UI, and the driver on the loopback interface only.
-            b.config("spark.ui.enabled", "false")
-                    .config("spark.driver.host", "127.0.0.1")
-                    .config("spark.driver.bindAddress", "127.0.0.1");
-        }
-        conf.forEach(b::config);
-        try {
-            return b.getOrCreate();
-        } catch (Exception | ExceptionInInitializerError e) { // Scala code throws SparkException undeclared
-            throw new UserInputException("cannot start Spark with --master " + m + ": " + firstLine(e));
-        }
-    }
-
     /**
      * A job that failed on a user's mistake (a task threw dynalora's UserInputException, which reaches the driver
      * as text) is that one-line error; anything else is an internal failure and keeps its stack trace.
@@ -161,10 +143,5 @@ final class SparkPredictCommand implements Callable<Integer> {
             }
         }
         return new IllegalStateException("the Spark job failed", e);
-    }
-
-    private static String firstLine(Throwable e) {
-        String msg = e.getMessage() != null ? e.getMessage() : e.toString();
-        return msg.split("\n", 2)[0];
     }
 }
