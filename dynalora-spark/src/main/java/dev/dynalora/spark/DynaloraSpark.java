@@ -50,12 +50,13 @@ public final class DynaloraSpark {
      * How partitions are processed.
      *
      * @param batch   examples per forward pass (as {@code dynalora predict --batch}; default 64)
-     * @param chunk   rows read from a partition at a time and planned into length-sorted batches (default 1024)
+     * @param chunk   rows read from a partition at a time and planned into length-sorted batches (default 4096:
+     *                a wider window pads less; it holds a few MB of text and token ids)
      * @param threads compute threads for each executor's model; 0 (default) uses spark.executor.cores, or all of
      *                the machine's cores when that is not set (local mode)
      */
     public record Options(int batch, int chunk, int threads) {
-        public static final Options DEFAULT = new Options(64, 1024, 0);
+        public static final Options DEFAULT = new Options(64, 4096, 0);
 
         public Options {
             if (batch < 1) {
