@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * The dynalora command. User mistakes (bad paths, malformed files, bad flags) end with one line on standard
@@ -73,7 +74,7 @@ public final class Main implements Runnable {
      * Runs a command line built on {@link #commandLine()} (another module's entry point adds its commands, as
      * dynalora-spark adds {@code spark}) with this command's interrupt handling, exit codes and standard error.
      */
-    public static void main(java.util.function.Supplier<CommandLine> commandLine, String[] args) {
+    public static void main(Supplier<CommandLine> commandLine, String[] args) {
         Interrupts.install();
         int code = EXIT_USER_ERROR;
         try {

@@ -1,8 +1,11 @@
 package dev.dynalora.cli.bench;
 
+import java.io.File;
 import java.lang.management.ManagementFactory;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -37,11 +40,11 @@ public final class ChildJava {
             var source = Class.forName(mainClass).getProtectionDomain().getCodeSource();
             if (source != null) {
                 String own = Path.of(source.getLocation().toURI()).toString();
-                if (!java.util.Arrays.asList(cp.split(java.io.File.pathSeparator)).contains(own)) {
-                    return own + java.io.File.pathSeparator + cp;
+                if (!Arrays.asList(cp.split(File.pathSeparator)).contains(own)) {
+                    return own + File.pathSeparator + cp;
                 }
             }
-        } catch (ReflectiveOperationException | java.net.URISyntaxException | RuntimeException e) {
+        } catch (ReflectiveOperationException | URISyntaxException | RuntimeException e) {
             // the class path alone, as before
         }
         return cp;
