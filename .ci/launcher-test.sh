@@ -31,6 +31,17 @@ printf 'hello world\n' >"$tmp/in.txt"
 bin/dynalora embed --model ../shared/models/all-MiniLM-L6-v2 --input "$tmp/in.txt" --threads 1 >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "embed (loads the native tokenizer) exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
 
+# spark predict end to end through the launcher: the file predict writes, and nothing on standard error (no
+# Spark logging, no JVM warnings). A LoRA run of MiniLM on 32 SST-2 examples is enough for that.
+bin/dynalora train --model ../shared/models/all-MiniLM-L6-v2 --task sst2 --data ../shared/glue --out "$tmp/run" \
+  --limit 32 --eval-limit 8 --epochs 1 --batch 16 --max-len 32 --threads 2 >/dev/null 2>&1
+head -n 13 ../shared/glue/SST-2/test.tsv >"$tmp/test.tsv"
+bin/dynalora predict --run "$tmp/run" --input "$tmp/test.tsv" --output "$tmp/pred.tsv" --threads 2 >/dev/null 2>&1
+bin/dynalora spark predict --master 'local[2]' --run "$tmp/run" --input "$tmp/test.tsv" --output "$tmp/spark.tsv" \
+  >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark predict writes predict's file, with nothing on standard error" \
+  '[ $rc = 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/pred.tsv" "$tmp/spark.tsv" || { cat "$tmp/err"; false; }'
+
 for i in 1 2 3; do
   bin/dynalora >"$tmp/out" 2>"$tmp/err"; rc=$?
   last="$(tail -n 1 "$tmp/err")"
