@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class LoadedRun {
     private static final Map<String, LoadedRun> CACHE = new ConcurrentHashMap<>();
-    private static final AtomicInteger LOADS = new AtomicInteger();
+    private static final Map<String, AtomicInteger> LOADS = new ConcurrentHashMap<>();
 
     final GlueTask task;
     final int numLabels;
@@ -60,14 +60,15 @@ final class LoadedRun {
     /** The model of {@code runDir} in this JVM, loading it on first use. */
     static LoadedRun get(String runDir, int threads) {
         return CACHE.computeIfAbsent(runDir + "\u0000" + threads, k -> {
-            LOADS.incrementAndGet();
+            LOADS.computeIfAbsent(runDir, d -> new AtomicInteger()).incrementAndGet();
             return new LoadedRun(Path.of(runDir), threads);
         });
     }
 
-    /** How many times a model was loaded in this JVM (tests check that it is once per run folder). */
-    static int loads() {
-        return LOADS.get();
+    /** How many times this JVM loaded the run in {@code runDir} (tests check: once, whatever the partitions and jobs). */
+    static int loads(Path runDir) {
+        AtomicInteger n = LOADS.get(runDir.toAbsolutePath().normalize().toString());
+        return n == null ? 0 : n.get();
     }
 
     /** Drops and closes every cached model (tests; a long-lived driver that is done with a run). */

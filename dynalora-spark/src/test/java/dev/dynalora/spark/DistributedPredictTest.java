@@ -47,7 +47,7 @@ class DistributedPredictTest {
         examples = GlueReader.readFile(test, GlueTask.SST2, "test", 0);
         spark = Fixtures.spark("local[2]");
         DynaloraSpark.clearCache();
-        loadsAtStart = LoadedRun.loads();
+        loadsAtStart = LoadedRun.loads(run);
     }
 
     static int loadsAtStart;
@@ -105,7 +105,7 @@ class DistributedPredictTest {
         // Another job reuses the executor's model: one load for the run in this JVM (over all of this class's
         // jobs), not one per partition or job.
         assertEquals(examples.size(), DynaloraSpark.predict(frame(spark, examples, 4), "sentence", run).count());
-        assertEquals(1, LoadedRun.loads() - loadsAtStart);
+        assertEquals(1, LoadedRun.loads(run) - loadsAtStart);
     }
 
     @Test
@@ -117,6 +117,34 @@ class DistributedPredictTest {
             assertEquals(Float.floatToIntBits(expected[2 * i]), Float.floatToIntBits(logits.get(0)), "row " + i);
             assertEquals(Float.floatToIntBits(expected[2 * i + 1]), Float.floatToIntBits(logits.get(1)), "row " + i);
         }
+    }
+
+    @Test
+    void sentencePairsAndRegressionAsPredictWritesThem() throws Exception {
+        Path stsb = Fixtures.stsbRun();
+        List<String> lines = Files.readAllLines(Fixtures.glue().resolve("STS-B/test.tsv")).subList(0, 21);
+        Path test = Fixtures.dir().resolve("stsb-test-20.tsv");
+        Files.write(test, lines);
+        List<Example> pairs = GlueReader.readFile(test, GlueTask.STSB, "test", 0);
+        float[] expected = singleProcessLogits(stsb, pairs);
+        List<String> expectedText = Predictor.predictionTexts(GlueTask.STSB, expected, 1);
+        List<Row> rows = new ArrayList<>();
+        for (Example e : pairs) {
+            rows.add(RowFactory.create(e.index(), e.textA(), e.textB()));
+        }
+        StructType schema = new StructType().add("idx", DataTypes.IntegerType).add("s1", DataTypes.StringType)
+                .add("s2", DataTypes.StringType);
+        Dataset<Row> df = spark.createDataFrame(JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(rows, 2), schema);
+        List<Row> out = DynaloraSpark.predict(df, "s1", "s2", stsb).collectAsList();
+        for (int i = 0; i < out.size(); i++) {
+            assertEquals(expectedText.get(i), out.get(i).getString(3), "row " + i);
+            assertTrue(out.get(i).getString(3).matches("\\d\\.\\d{3}"), out.get(i).getString(3));
+            assertEquals(expected[i], (float) out.get(i).<Float>getList(4).get(0), 1e-5f);
+            assertTrue(out.get(i).isNullAt(5), "no probabilities for a regression");
+        }
+        // A pair task needs its second column.
+        UserInputException e = assertThrows(UserInputException.class, () -> DynaloraSpark.predict(df, "s1", stsb));
+        assertTrue(e.getMessage().contains("sentence pairs"), e.getMessage());
     }
 
     @Test

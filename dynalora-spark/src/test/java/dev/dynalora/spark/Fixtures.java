@@ -81,6 +81,23 @@ public final class Fixtures {
         return sst2Run;
     }
 
+    private static Path stsbRun;
+
+    /** A finished STS-B LoRA run of the tiny model: sentence pairs, a regression head. */
+    public static synchronized Path stsbRun() {
+        if (stsbRun == null) {
+            Path run = dir().resolve("stsb-run");
+            String err = cli("train", "--model", tinyModel().toString(), "--task", "stsb", "--data", glue().toString(),
+                    "--out", run.toString(), "--limit", "32", "--eval-limit", "16", "--epochs", "1", "--batch", "16",
+                    "--max-len", "48", "--lr", "1e-2", "--threads", "1", "--seed", "5");
+            if (err != null) {
+                throw new IllegalStateException("training the STS-B fixture run failed: " + err);
+            }
+            stsbRun = run;
+        }
+        return stsbRun;
+    }
+
     /** Runs the dynalora CLI in-process; null when it exits 0, else its standard error. */
     static String cli(String... args) {
         Result r = run(Main.commandLine(), args);
