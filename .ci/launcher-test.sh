@@ -12,12 +12,20 @@ check() { # name, condition
 }
 
 bin/dynalora --version >/dev/null 2>&1 # builds the CLI when needed (the build talks on standard error)
+bin/dynalora spark --version >/dev/null 2>&1 # and dynalora-spark, with Spark's jars
 bin/dynalora --help >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "--help exits 0" '[ $rc = 0 ]'
 check "--help prints nothing on standard error" '[ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
 
 bin/dynalora train --help >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "train --help exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+
+# dynalora spark runs on another class path (Spark's jars) with Spark's JVM flags: still no warnings.
+bin/dynalora spark predict --help >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark predict --help exits 0 without warnings" '[ $rc = 0 ] && [ ! -s "$tmp/err" ] || { cat "$tmp/err"; false; }'
+bin/dynalora spark predict --master 'local[1]' --run "$tmp/no-run" --input "$tmp/none.tsv" --output "$tmp/p.tsv" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark predict with a bad run folder: exit 2 and one error line" \
+  '[ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "^dynalora: error: " "$tmp/err" || { cat "$tmp/err"; false; }'
 
 printf 'hello world\n' >"$tmp/in.txt"
 bin/dynalora embed --model ../shared/models/all-MiniLM-L6-v2 --input "$tmp/in.txt" --threads 1 >"$tmp/out" 2>"$tmp/err"; rc=$?
@@ -38,6 +46,17 @@ kill -TERM "$serve_pid" 2>/dev/null
 wait "$serve_pid"; rc=$?
 check "serve answers a completion" '[ $up = 1 ] && case "$answer" in *\"text_completion\"*) true;; *) echo "$answer"; false;; esac'
 check "serve exits 0 on SIGTERM without warnings" '[ $rc = 0 ] && ! grep -v "^dynalora: " "$tmp/err" || { echo "rc=$rc"; cat "$tmp/err"; false; }'
+
+# spark predict end to end through the launcher: the file predict writes, and nothing on standard error (no
+# Spark logging, no JVM warnings). A LoRA run of MiniLM on 32 SST-2 examples is enough for that.
+bin/dynalora train --model ../shared/models/all-MiniLM-L6-v2 --task sst2 --data ../shared/glue --out "$tmp/run" \
+  --limit 32 --eval-limit 8 --epochs 1 --batch 16 --max-len 32 --threads 2 >/dev/null 2>&1
+head -n 13 ../shared/glue/SST-2/test.tsv >"$tmp/test.tsv"
+bin/dynalora predict --run "$tmp/run" --input "$tmp/test.tsv" --output "$tmp/pred.tsv" --threads 2 >/dev/null 2>&1
+bin/dynalora spark predict --master 'local[2]' --run "$tmp/run" --input "$tmp/test.tsv" --output "$tmp/spark.tsv" \
+  >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark predict writes predict's file, with nothing on standard error" \
+  '[ $rc = 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/pred.tsv" "$tmp/spark.tsv" || { cat "$tmp/err"; false; }'
 
 for i in 1 2 3; do
   bin/dynalora >"$tmp/out" 2>"$tmp/err"; rc=$?

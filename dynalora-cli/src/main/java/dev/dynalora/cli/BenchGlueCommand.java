@@ -36,7 +36,7 @@ import java.util.function.UnaryOperator;
  */
 @Command(name = "glue", mixinStandardHelpOptions = true,
         description = "Run a grid of GLUE fine-tuning runs (resumable) and tabulate mean ± std over seeds.")
-final class BenchGlueCommand implements Callable<Integer> {
+public class BenchGlueCommand implements Callable<Integer> {
     /** How often the progress bar looks at the running run's metrics.jsonl. */
     private static final long POLL_MILLIS = 2000;
 
@@ -120,10 +120,7 @@ final class BenchGlueCommand implements Callable<Integer> {
             System.out.flush();
             return 0;
         }
-        List<GridRunner.Failure> failures;
-        try (ProgressListener progress = new ProgressListener()) {
-            failures = runner.run(progress);
-        }
+        List<GridRunner.Failure> failures = runPending(runner, s, out);
         GridResults results = GridResults.collect(s, runner, failures, false, base);
         String md = GridTable.markdown(results);
         AtomicFiles.writeString(out.resolve("results.json"), results.toJson().toPrettyString() + "\n");
@@ -136,6 +133,16 @@ final class BenchGlueCommand implements Callable<Integer> {
                     + ": " + f.message() + "); logs in " + out.resolve("logs") + "; run the same command again to retry them");
         }
         return 0;
+    }
+
+    /**
+     * Runs the grid's incomplete runs and returns those that failed: one after the other here, with a progress
+     * bar; dynalora-spark's {@code spark glue} runs them as Spark tasks instead.
+     */
+    protected List<GridRunner.Failure> runPending(GridRunner runner, GridSettings s, Path out) {
+        try (ProgressListener progress = new ProgressListener()) {
+            return runner.run(progress);
+        }
     }
 
     GridSettings settings() {

@@ -3,12 +3,11 @@ package dev.dynalora.cli;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.dynalora.UserInputException;
-import dev.dynalora.adapters.TokenBatch;
-import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.data.TextFiles;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.models.bert.BertEncoder;
 import dev.dynalora.models.bert.PretrainedBert;
+import dev.dynalora.models.bert.SentenceEmbeddings;
 import dev.dynalora.tokenize.Encoding;
 import dev.dynalora.tokenize.TextTokenizer;
 import picocli.CommandLine.Command;
@@ -62,7 +61,6 @@ final class EmbedCommand implements Callable<Integer> {
         }
         List<String> lines = TextFiles.readUtf8Lines(input);
         BertEncoder encoder = PretrainedBert.loadEncoder(model);
-        int h = encoder.config().hiddenSize();
         if (maxLen > encoder.config().maxPositionEmbeddings()) {
             throw new UserInputException("--max-len " + maxLen + " exceeds the model's max_position_embeddings "
                     + encoder.config().maxPositionEmbeddings());
@@ -83,11 +81,10 @@ final class EmbedCommand implements Callable<Integer> {
                     ids.add(e.ids());
                     types.add(e.typeIds());
                 }
-                PaddedBatch b = PaddedBatch.of(ids, types, tok.padId());
-                TokenBatch tb = new TokenBatch(b.batch(), b.seqLen(), b.attentionMask(), false, 0, 0);
-                float[] hidden = encoder.forward(k, b.ids(), b.typeIds(), tb, false);
-                for (int e = 0; e < b.batch(); e++) {
-                    float[] emb = pool(hidden, b, e, h);
+                float[][] embeddings = SentenceEmbeddings.embed(k, encoder, ids, types, tok.padId(),
+                        pooling == Pooling.cls, normalize);
+                for (int e = 0; e < embeddings.length; e++) {
+                    float[] emb = embeddings[e];
                     json.writeStartObject();
                     json.writeFieldName("input_ids");
                     json.writeArray(ids.get(e), 0, ids.get(e).length);
@@ -108,41 +105,5 @@ final class EmbedCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
-    }
-
-    private float[] pool(float[] hidden, PaddedBatch b, int e, int h) {
-        int t = b.seqLen();
-        float[] emb = new float[h];
-        if (pooling == Pooling.cls) {
-            System.arraycopy(hidden, e * t * h, emb, 0, h);
-        } else {
-            double[] acc = new double[h];
-            int n = 0;
-            for (int s = 0; s < t; s++) {
-                if (b.attentionMask()[e * t + s] == 0) {
-                    continue;
-                }
-                n++;
-                int o = (e * t + s) * h;
-                for (int j = 0; j < h; j++) {
-                    acc[j] += hidden[o + j];
-                }
-            }
-            for (int j = 0; j < h; j++) {
-                emb[j] = (float) (acc[j] / Math.max(1, n));
-            }
-        }
-        if (normalize) {
-            double ss = 0;
-            for (float v : emb) {
-                ss += (double) v * v;
-            }
-            // sentence-transformers' Normalize: x / max(||x||, 1e-12)
-            float inv = (float) (1.0 / Math.max(Math.sqrt(ss), 1e-12));
-            for (int j = 0; j < h; j++) {
-                emb[j] *= inv;
-            }
-        }
-        return emb;
     }
 }

@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * The dynalora command. User mistakes (bad paths, malformed files, bad flags) end with one line on standard
@@ -58,7 +59,7 @@ public final class Main implements Runnable {
         });
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("dynalora: error: " + ex.getMessage() + " (see 'dynalora " + ex.getCommandLine().getCommandName() + " --help')");
+            err.println("dynalora: error: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             err.flush();
             return EXIT_USER_ERROR;
         });
@@ -66,10 +67,18 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        main(Main::commandLine, args);
+    }
+
+    /**
+     * Runs a command line built on {@link #commandLine()} (another module's entry point adds its commands, as
+     * dynalora-spark adds {@code spark}) with this command's interrupt handling, exit codes and standard error.
+     */
+    public static void main(Supplier<CommandLine> commandLine, String[] args) {
         Interrupts.install();
         int code = EXIT_USER_ERROR;
         try {
-            code = commandLine().execute(args);
+            code = commandLine.get().execute(args);
         } catch (OutOfMemoryError e) {
             System.err.println("dynalora: error: out of memory; use a smaller --batch or --max-len, or a larger heap (DYNALORA_JAVA_OPTS=-Xmx...)");
             code = EXIT_USER_ERROR;

@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * one of the command's own inputs, and --overwrite replaces only a file this kind of command wrote before
  * (recognised by its first bytes), never a user's data, a run's logs or a model file that happens to be named.
  */
-final class OutputFile {
+public final class OutputFile {
     private OutputFile() {
     }
 
@@ -24,7 +24,7 @@ final class OutputFile {
      * @param kind      what such a file is, for messages ("a predictions file")
      * @param inputs    files or folders the command reads; the output may be none of them nor inside a folder of them
      */
-    static void check(String flag, Path output, boolean overwrite, String signature, String kind, Path... inputs) {
+    public static void check(String flag, Path output, boolean overwrite, String signature, String kind, Path... inputs) {
         Path out = real(output);
         for (Path in : inputs) {
             Path i = real(in);

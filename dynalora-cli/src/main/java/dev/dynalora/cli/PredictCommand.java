@@ -3,7 +3,6 @@ package dev.dynalora.cli;
 import dev.dynalora.UserInputException;
 import dev.dynalora.data.Example;
 import dev.dynalora.data.GlueReader;
-import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.formats.AtomicFiles;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.tokenize.TextTokenizer;
@@ -20,7 +19,6 @@ import picocli.CommandLine.Option;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
@@ -68,18 +66,10 @@ final class PredictCommand implements Callable<Integer> {
         try (CpuKernels k = threads.kernels(); Progress p = Progress.start("predict", examples.size(), "ex")) {
             logits = Predictor.logits(k, built.model(), data, batch, p::stepBy);
         }
+        List<String> predictions = Predictor.predictionTexts(built.task(), logits, built.model().numLabels());
         StringBuilder sb = new StringBuilder("index\tprediction\n");
-        if (built.task().isRegression()) {
-            for (int i = 0; i < examples.size(); i++) {
-                float v = Math.max(0f, Math.min(5f, logits[i]));
-                sb.append(examples.get(i).index()).append('\t').append(String.format(Locale.ROOT, "%.3f", v)).append('\n');
-            }
-        } else {
-            int[] pred = TaskMetrics.argmax(logits, built.model().numLabels());
-            List<String> names = built.task().labelNames();
-            for (int i = 0; i < examples.size(); i++) {
-                sb.append(examples.get(i).index()).append('\t').append(names.get(pred[i])).append('\n');
-            }
+        for (int i = 0; i < examples.size(); i++) {
+            sb.append(examples.get(i).index()).append('\t').append(predictions.get(i)).append('\n');
         }
         AtomicFiles.writeString(output, sb.toString());
         return 0;

@@ -2,10 +2,15 @@ package dev.dynalora.training;
 
 import dev.dynalora.adapters.TokenBatch;
 import dev.dynalora.data.BatchPlanner;
+import dev.dynalora.data.GlueTask;
+import dev.dynalora.evaluation.TaskMetrics;
 import dev.dynalora.data.PaddedBatch;
 import dev.dynalora.kernels.Kernels;
 import dev.dynalora.models.bert.SequenceClassifier;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.function.LongConsumer;
 
 /** Inference over a data set: logits [n, numLabels] in the examples' original order. */
@@ -25,6 +30,28 @@ public final class Predictor {
             }
             if (progress != null) {
                 progress.accept(idx.length);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The prediction of each example as {@code dynalora predict} writes it: the GLUE label name of the largest
+     * logit (the first on ties), or for a regression task (STS-B) the score clipped to [0, 5] with three decimals.
+     */
+    public static List<String> predictionTexts(GlueTask task, float[] logits, int numLabels) {
+        int n = logits.length / numLabels;
+        List<String> out = new ArrayList<>(n);
+        if (task.isRegression()) {
+            for (int i = 0; i < n; i++) {
+                float v = Math.max(0f, Math.min(5f, logits[i]));
+                out.add(String.format(Locale.ROOT, "%.3f", v));
+            }
+        } else {
+            int[] pred = TaskMetrics.argmax(logits, numLabels);
+            List<String> names = task.labelNames();
+            for (int i = 0; i < n; i++) {
+                out.add(names.get(pred[i]));
             }
         }
         return out;

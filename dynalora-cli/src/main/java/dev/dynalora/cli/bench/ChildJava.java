@@ -1,8 +1,11 @@
 package dev.dynalora.cli.bench;
 
+import java.io.File;
 import java.lang.management.ManagementFactory;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -21,10 +24,30 @@ public final class ChildJava {
         cmd.add(javaExecutable());
         cmd.addAll(jvmFlags(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(classPath(mainClass));
         cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
+    }
+
+    /**
+     * This JVM's class path, with the jar or folder that holds {@code mainClass} in front when it is not on it:
+     * a Spark executor loads the application's jar in a class loader of its own, not from its class path.
+     */
+    static String classPath(String mainClass) {
+        String cp = System.getProperty("java.class.path");
+        try {
+            var source = Class.forName(mainClass).getProtectionDomain().getCodeSource();
+            if (source != null) {
+                String own = Path.of(source.getLocation().toURI()).toString();
+                if (!Arrays.asList(cp.split(File.pathSeparator)).contains(own)) {
+                    return own + File.pathSeparator + cp;
+                }
+            }
+        } catch (ReflectiveOperationException | URISyntaxException | RuntimeException e) {
+            // the class path alone, as before
+        }
+        return cp;
     }
 
     static String javaExecutable() {

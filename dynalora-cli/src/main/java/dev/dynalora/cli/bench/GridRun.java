@@ -12,7 +12,7 @@ import java.util.Locale;
  * @param lr        the run's peak learning rate
  * @param lrInName  whether the rate is part of the folder name (its method has several rates)
  */
-public record GridRun(String task, String method, int seed, double lr, boolean lrInName) {
+public record GridRun(String task, String method, int seed, double lr, boolean lrInName) implements java.io.Serializable {
 
     /** A run of a method with a single learning rate: the rate is not in its folder name. */
     public GridRun(String task, String method, int seed, double lr) {

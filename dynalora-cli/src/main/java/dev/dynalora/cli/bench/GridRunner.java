@@ -77,26 +77,36 @@ public final class GridRunner {
             long before = done;
             Path dir = runDir(r);
             listener.progress(index, pending.size(), r, before);
-            Runnable tick = () -> listener.progress(index, pending.size(), r,
-                    before + Math.min(work(r), RunState.read(dir).lastStep() * s.batch()));
-            int exit = -1;
-            // A run interrupted with a checkpoint (Ctrl-C, SIGTERM, --save-every) goes on from it rather than
-            // losing its steps; if that resume fails, the run starts again from the beginning.
-            if (Files.isRegularFile(dir.resolve(RunFolder.CHECKPOINT))) {
-                exit = ChildRunner.logged(ChildJava.command(mainClass, s.resumeArgs(dir)), log(r), tick, pollMillis);
-            }
-            if (!RunState.read(dir).complete()) {
-                discardStaleMetrics(dir);
-                exit = ChildRunner.logged(ChildJava.command(mainClass, s.trainArgs(r, dir)), log(r), tick, pollMillis);
-            }
-            RunState state = RunState.read(dir);
-            if (!state.complete()) {
-                failures.add(new Failure(r, reason(exit, state, log(r))));
+            Failure f = runOne(r, () -> listener.progress(index, pending.size(), r,
+                    before + Math.min(work(r), RunState.read(dir).lastStep() * s.batch())));
+            if (f != null) {
+                failures.add(f);
             }
             done += work(r);
             listener.progress(index, pending.size(), r, done);
         }
         return failures;
+    }
+
+    /**
+     * Does one run of the grid (whatever else runs beside it: dynalora-spark runs several at once, one per Spark
+     * task): resumes it from its checkpoint, or trains it afresh, in a child JVM; returns why it failed, or null.
+     * Doing it again after any failure or interruption is safe, which is what lets Spark retry it.
+     */
+    public Failure runOne(GridRun r, Runnable tick) {
+        Path dir = runDir(r);
+        int exit = -1;
+        // A run interrupted with a checkpoint (Ctrl-C, SIGTERM, --save-every) goes on from it rather than
+        // losing its steps; if that resume fails, the run starts again from the beginning.
+        if (Files.isRegularFile(dir.resolve(RunFolder.CHECKPOINT))) {
+            exit = ChildRunner.logged(ChildJava.command(mainClass, s.resumeArgs(dir)), log(r), tick, pollMillis);
+        }
+        if (!RunState.read(dir).complete()) {
+            discardStaleMetrics(dir);
+            exit = ChildRunner.logged(ChildJava.command(mainClass, s.trainArgs(r, dir)), log(r), tick, pollMillis);
+        }
+        RunState state = RunState.read(dir);
+        return state.complete() ? null : new Failure(r, reason(exit, state, log(r)));
     }
 
     /**

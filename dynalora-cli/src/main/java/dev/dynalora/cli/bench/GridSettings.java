@@ -39,7 +39,7 @@ import java.util.TreeMap;
 public record GridSettings(String model, String data, List<String> tasks, List<String> methods, int seeds, int epochs,
                            Map<String, Integer> epochsFor, Map<String, Integer> limitFor, int evalLimit, int maxLen,
                            int batch, int rank, @JsonInclude(JsonInclude.Include.NON_NULL) String targets, int threads,
-                           @JsonIgnore Map<String, List<Double>> lrs) {
+                           @JsonIgnore Map<String, List<Double>> lrs) implements java.io.Serializable {
 
     public static final String FILE = "grid_config.json";
 

@@ -1,0 +1,213 @@
+package dev.dynalora.spark;
+
+import dev.dynalora.UserInputException;
+import dev.dynalora.data.GlueTask;
+import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.training.RunFolder;
+import dev.dynalora.training.TrainConfig;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * dynalora on Apache Spark: a fine-tuned classifier (a run folder written by {@code dynalora train}) applied to a
+ * column of a DataFrame, in parallel over its partitions.
+ *
+ * <pre>{@code
+ * Dataset<Row> scored = DynaloraSpark.predict(df, "sentence", Path.of("/shared/runs/sst2-lora"));
+ * Dataset<Row> pairs  = DynaloraSpark.predict(df, "question", "sentence", Path.of("/shared/runs/qnli-lora"));
+ * }</pre>
+ *
+ * <p>The result is the input with three columns appended: {@value #PREDICTION} (string: the label exactly as
+ * {@code dynalora predict} writes it, a GLUE label name or for STS-B the score clipped to [0, 5] with three
+ * decimals), {@value #LOGITS} (array of float, one per label) and {@value #PROBABILITIES} (the softmax of the
+ * logits; null for STS-B). Rows keep their order within each partition; nothing is shuffled.
+ *
+ * <p>The run folder and the model folder its {@code run_config.json} names must be readable at the same paths
+ * on every executor (a shared file system, or the same copy on each machine). Each executor JVM loads the model
+ * once and keeps it for later tasks and jobs ({@link LoadedRun}); inside a partition rows are predicted in
+ * batches. A failed task is retried by Spark like any other; the model is deterministic, so a retry gives the
+ * same rows.
+ */
+public final class DynaloraSpark {
+    public static final String PREDICTION = "prediction";
+    public static final String LOGITS = "logits";
+    public static final String PROBABILITIES = "probabilities";
+    public static final String EMBEDDING = "embedding";
+
+    private DynaloraSpark() {
+    }
+
+    /**
+     * How partitions are processed.
+     *
+     * @param batch   examples per forward pass (as {@code dynalora predict --batch}; default 64)
+     * @param chunk   rows read from a partition at a time and planned into length-sorted batches (default 4096:
+     *                a wider window pads less; it holds a few MB of text and token ids)
+     * @param threads compute threads for each executor's model; 0 (default) uses spark.executor.cores, or all of
+     *                the machine's cores when that is not set (local mode)
+     */
+    public record Options(int batch, int chunk, int threads) {
+        public static final Options DEFAULT = new Options(64, 4096, 0);
+
+        public Options {
+            if (batch < 1) {
+                throw new UserInputException("batch must be at least 1, got " + batch);
+            }
+            if (chunk < 1) {
+                throw new UserInputException("chunk must be at least 1, got " + chunk);
+            }
+            if (threads < 0 || threads > 1024) {
+                throw new UserInputException("threads must be between 0 (auto) and 1024, got " + threads);
+            }
+        }
+
+        public Options withBatch(int b) {
+            return new Options(b, chunk, threads);
+        }
+
+        public Options withThreads(int t) {
+            return new Options(batch, chunk, t);
+        }
+    }
+
+    /** Predicts a single-sentence task (SST-2, CoLA) from {@code textColumn}; see the class comment. */
+    public static Dataset<Row> predict(Dataset<Row> df, String textColumn, Path runDir) {
+        return predict(df, textColumn, null, runDir, Options.DEFAULT);
+    }
+
+    /** Predicts a sentence-pair task (MRPC, QNLI, ...) from two columns; {@code pairColumn} null for one sentence. */
+    public static Dataset<Row> predict(Dataset<Row> df, String textColumn, String pairColumn, Path runDir) {
+        return predict(df, textColumn, pairColumn, runDir, Options.DEFAULT);
+    }
+
+    public static Dataset<Row> predict(Dataset<Row> df, String textColumn, String pairColumn, Path runDir, Options options) {
+        // Checked on the driver, before any task starts, so that a wrong path or column is one clear error.
+        Path dir = runDir.toAbsolutePath().normalize();
+        GlueTask task = task(dir);
+        boolean pairs = task.layout(task.testSplits().get(0)).textB() >= 0;
+        if (pairs != (pairColumn != null)) {
+            throw new UserInputException(pairs
+                    ? dir + " is a " + task.id() + " run, which classifies sentence pairs: name the second sentence's column too"
+                    : dir + " is a " + task.id() + " run, which classifies single sentences: give no second column");
+        }
+        StructType schema = df.schema();
+        int text = stringColumn(schema, textColumn);
+        int pair = pairColumn == null ? -1 : stringColumn(schema, pairColumn);
+        for (String added : new String[] {PREDICTION, LOGITS, PROBABILITIES}) {
+            if (Arrays.asList(schema.fieldNames()).contains(added)) {
+                throw new UserInputException("the input already has a column " + added + "; rename or drop it first");
+            }
+        }
+        StructType out = schema
+                .add(new StructField(PREDICTION, DataTypes.StringType, false, Metadata.empty()))
+                .add(new StructField(LOGITS, DataTypes.createArrayType(DataTypes.FloatType, false), false,
+                        Metadata.empty()))
+                .add(new StructField(PROBABILITIES, DataTypes.createArrayType(DataTypes.FloatType, false), true,
+                        Metadata.empty()));
+        PredictPartitions f = new PredictPartitions(dir.toString(), text, textColumn, pair, pairColumn, options.batch(),
+                options.chunk(), options.threads());
+        return df.mapPartitions(f, Encoders.row(out));
+    }
+
+    /**
+     * The GLUE task of a classifier run folder, after the checks a job makes on the driver: a run folder of a
+     * classifier (not a causal LM), with its trained weights, whose model folder exists.
+     */
+    public static GlueTask task(Path runDir) {
+        Path dir = runDir.toAbsolutePath().normalize();
+        RunFolder run = RunFolder.open(dir);
+        TrainConfig c = LoadedRun.checkClassifierRun(dir, run);
+        if (!Files.isRegularFile(dir.resolve(RunFolder.TRAINABLE))) {
+            throw new UserInputException(dir + " has no " + RunFolder.TRAINABLE + " (the run has not finished an epoch)");
+        }
+        if (!Files.isDirectory(Path.of(c.model()))) {
+            throw new UserInputException("the model folder " + c.model() + " named by " + dir.resolve(RunFolder.CONFIG)
+                    + " does not exist (on a cluster it must be readable at that path on the driver and every executor)");
+        }
+        return GlueTask.parse(c.task());
+    }
+
+    private static int stringColumn(StructType schema, String name) {
+        if (!Arrays.asList(schema.fieldNames()).contains(name)) {
+            throw new UserInputException("no column " + name + " in the input (columns: "
+                    + String.join(", ", schema.fieldNames()) + ")");
+        }
+        int i = schema.fieldIndex(name);
+        if (!schema.fields()[i].dataType().equals(DataTypes.StringType)) {
+            throw new UserInputException("column " + name + " is " + schema.fields()[i].dataType().simpleString()
+                    + ", not a string");
+        }
+        return i;
+    }
+
+    /**
+     * How an embed job embeds, as {@code dynalora embed}'s flags.
+     *
+     * @param cls       first-token pooling ({@code --pooling cls}); false: the mean over non-padding tokens
+     * @param normalize L2-normalise each embedding ({@code --normalize})
+     * @param maxLen    truncate to this many tokens ({@code --max-len}, default 512)
+     * @param batch     examples per forward pass, consecutive rows of a partition ({@code --batch}, default 32)
+     * @param threads   compute threads of each executor's model; 0 as in {@link Options}
+     */
+    public record EmbedOptions(boolean cls, boolean normalize, int maxLen, int batch, int threads) implements java.io.Serializable {
+        public static final EmbedOptions DEFAULT = new EmbedOptions(false, false, 512, 32, 0);
+
+        public EmbedOptions {
+            if (maxLen < 2) {
+                throw new UserInputException("maxLen must be at least 2, got " + maxLen);
+            }
+            if (batch < 1) {
+                throw new UserInputException("batch must be at least 1, got " + batch);
+            }
+            if (threads < 0 || threads > 1024) {
+                throw new UserInputException("threads must be between 0 (auto) and 1024, got " + threads);
+            }
+        }
+    }
+
+    /** Mean-pooled embeddings of {@code textColumn} by the encoder in {@code modelDir}; see {@link #embed(Dataset, String, String, Path, EmbedOptions)}. */
+    public static Dataset<Row> embed(Dataset<Row> df, String textColumn, Path modelDir) {
+        return embed(df, textColumn, null, modelDir, EmbedOptions.DEFAULT);
+    }
+
+    /**
+     * The input with an {@value #EMBEDDING} column (array of float) appended: what {@code dynalora embed} writes
+     * as "embedding" for the same text (a pair when {@code pairColumn} is given, as a TAB in embed's input line).
+     * The model folder must be readable at the same path on every executor.
+     */
+    public static Dataset<Row> embed(Dataset<Row> df, String textColumn, String pairColumn, Path modelDir, EmbedOptions options) {
+        Path dir = modelDir.toAbsolutePath().normalize();
+        if (!Files.isDirectory(dir)) {
+            throw new UserInputException("model folder " + dir + " does not exist");
+        }
+        int maxPositions = ModelConfig.read(dir).maxPositionEmbeddings();
+        if (options.maxLen() > maxPositions) {
+            throw new UserInputException("maxLen " + options.maxLen() + " exceeds the model's max_position_embeddings " + maxPositions);
+        }
+        StructType schema = df.schema();
+        int text = stringColumn(schema, textColumn);
+        int pair = pairColumn == null ? -1 : stringColumn(schema, pairColumn);
+        if (Arrays.asList(schema.fieldNames()).contains(EMBEDDING)) {
+            throw new UserInputException("the input already has a column " + EMBEDDING + "; rename or drop it first");
+        }
+        StructType out = schema.add(new StructField(EMBEDDING, DataTypes.createArrayType(DataTypes.FloatType, false), false,
+                Metadata.empty()));
+        return df.mapPartitions(new EmbedPartitions(dir.toString(), text, textColumn, pair, pairColumn, options),
+                Encoders.row(out));
+    }
+
+    /** Frees the models this JVM has cached (tests; a long-lived driver in local mode that is done with them). */
+    public static void clearCache() {
+        LoadedRun.clear();
+        LoadedEncoder.clear();
+    }
+}
