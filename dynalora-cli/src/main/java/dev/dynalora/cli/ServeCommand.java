@@ -24,12 +24,17 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a causal LM and its LoRA adapters over an OpenAI-compatible HTTP API (/v1/completions, /v1/models,"
                 + " /v1/load_lora_adapter, /health, /metrics), batching requests for different adapters together; or an"
-                + " encoder's /v1/embeddings.")
+                + " encoder's /v1/embeddings; and /v1/classify for GLUE runs (--classifier).")
 final class ServeCommand implements Callable<Integer> {
     static final String API_KEY_ENV = "DYNALORA_API_KEY";
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face causal-LM folder (model_type llama), or an encoder's (BERT family) for /v1/embeddings.")
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face causal-LM folder (model_type llama), or an encoder's (BERT family) for /v1/embeddings."
+            + " May be left out when --classifier is given.")
     Path model;
+
+    @Option(names = "--classifier", paramLabel = "NAME=RUN_DIR", description = "Serve a GLUE run folder written by dynalora train under NAME"
+            + " on POST /v1/classify, with the labels and scores predict gives (repeatable).")
+    List<String> classifierSpecs = new ArrayList<>();
 
     @Option(names = "--served-model-name", paramLabel = "NAME", description = "The name requests give for the base model (default: the folder's name).")
     String modelName;
@@ -70,16 +75,10 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        Map<String, Path> adapters = new LinkedHashMap<>();
-        for (String spec : adapterSpecs) {
-            int eq = spec.indexOf('=');
-            if (eq <= 0 || eq == spec.length() - 1) {
-                throw new UserInputException("--adapter takes NAME=DIR, got \"" + spec + "\"");
-            }
-            String name = spec.substring(0, eq);
-            if (adapters.put(name, Path.of(spec.substring(eq + 1))) != null) {
-                throw new UserInputException("--adapter " + name + " is given twice");
-            }
+        Map<String, Path> adapters = specs("--adapter", "NAME=DIR", adapterSpecs);
+        Map<String, Path> classifiers = specs("--classifier", "NAME=RUN_DIR", classifierSpecs);
+        if (model == null && classifiers.isEmpty()) {
+            throw new UserInputException("serve needs --model DIR, --classifier NAME=RUN_DIR, or both");
         }
         if (grace < 0) {
             throw new UserInputException("--shutdown-grace must be >= 0, got " + grace);
@@ -92,7 +91,7 @@ final class ServeCommand implements Callable<Integer> {
             key = null;
         }
         ServeOptions o = new ServeOptions(model, modelName, adapters, host, port, threads.resolve(), key, maxLoaded,
-                adapterRoot, maxBatch, maxQueue, maxRequestBytes);
+                adapterRoot, maxBatch, maxQueue, maxRequestBytes, classifiers);
         // Javalin logs a failed start (a port in use) itself, before the one-line error below; Jetty's notices
         // are for operators only at error level. (slf4j-simple reads these when the loggers are first made.)
         System.setProperty("org.slf4j.simpleLogger.log.io.javalin", "off");
@@ -100,8 +99,17 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         OpenAiServer server = OpenAiServer.start(o);
         installSignals(stop);
-        System.err.println("dynalora: serving " + server.baseName() + (adapters.isEmpty() ? "" : " and " + adapters.size()
-                + " adapter" + (adapters.size() == 1 ? "" : "s")) + " on http://" + hostForUrl(host) + ":" + server.port()
+        List<String> what = new ArrayList<>();
+        if (server.baseName() != null) {
+            what.add(server.baseName());
+        }
+        if (!adapters.isEmpty()) {
+            what.add(adapters.size() + " adapter" + (adapters.size() == 1 ? "" : "s"));
+        }
+        if (!classifiers.isEmpty()) {
+            what.add(classifiers.size() + " classifier" + (classifiers.size() == 1 ? "" : "s"));
+        }
+        System.err.println("dynalora: serving " + String.join(" and ", what) + " on http://" + hostForUrl(host) + ":" + server.port()
                 + (key != null ? " (API key required)" : ""));
         System.err.flush();
         stop.await();
@@ -112,6 +120,21 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("dynalora: requests still running after " + grace + " s were cancelled");
         }
         return 0;
+    }
+
+    private static Map<String, Path> specs(String option, String form, List<String> given) {
+        Map<String, Path> out = new LinkedHashMap<>();
+        for (String spec : given) {
+            int eq = spec.indexOf('=');
+            if (eq <= 0 || eq == spec.length() - 1) {
+                throw new UserInputException(option + " takes " + form + ", got \"" + spec + "\"");
+            }
+            String name = spec.substring(0, eq);
+            if (out.put(name, Path.of(spec.substring(eq + 1))) != null) {
+                throw new UserInputException(option + " " + name + " is given twice");
+            }
+        }
+        return out;
     }
 
     private static String hostForUrl(String h) {

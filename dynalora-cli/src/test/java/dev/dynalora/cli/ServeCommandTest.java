@@ -40,6 +40,15 @@ class ServeCommandTest {
     }
 
     @Test
+    void classifierMistakes(@TempDir Path dir) {
+        assertUserError(CliRunner.run("serve", "--port", "0"), "--classifier NAME=RUN_DIR");
+        assertUserError(CliRunner.run("serve", "--classifier", dir.toString()), "NAME=RUN_DIR");
+        assertUserError(CliRunner.run("serve", "--port", "0", "--classifier", "c=" + dir.resolve("gone")), "gone");
+        assertUserError(CliRunner.run("serve", "--port", "0", "--classifier", "c=" + dir), dir.toString());
+        assertUserError(CliRunner.run("serve", "--port", "0", "--classifier", "c=" + dir, "--adapter", "a=" + dir), "--model");
+    }
+
+    @Test
     void aPortInUse() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CliRunner.Result r = CliRunner.run("serve", "--model", stories260K(), "--port", Integer.toString(taken.getLocalPort()));

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.dynalora.UserInputException;
+import dev.dynalora.data.Example;
 import dev.dynalora.generation.Completion;
 import dev.dynalora.generation.Detokenizer;
 import dev.dynalora.generation.PromptTokenizer;
@@ -46,8 +47,9 @@ import java.util.concurrent.TimeUnit;
  * <p>Routes: GET /v1/models, POST /v1/completions (streamed as server-sent events with {@code stream: true}),
  * POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's names; loading only from folders under
  * --adapter-root), GET /health, GET /metrics (Prometheus). Given an encoder (BERT family) instead, it answers
- * POST /v1/embeddings ({@link EmbeddingService}). Every error is OpenAI's JSON error body with the
- * status that fits; a bad request never disturbs the others.
+ * POST /v1/embeddings ({@link EmbeddingService}). With --classifier NAME=RUN_DIR (with or without a base model) it
+ * also answers POST /v1/classify for GLUE run folders ({@link ClassifierService}). Every error is OpenAI's JSON
+ * error body with the status that fits; a bad request never disturbs the others.
  */
 public final class OpenAiServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -60,6 +62,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final ServerMetrics metrics;
     private final Scheduler scheduler;        // null for an encoder
     private final EmbeddingService embeddings; // null for a decoder
+    private final ClassifierService classifiers; // null without --classifier
     private final String baseName;
     private final byte[] apiKeyDigest;
     private final long created = System.currentTimeMillis() / 1000;
@@ -99,9 +102,31 @@ public final class OpenAiServer implements AutoCloseable {
                 throw new UserInputException("--adapter-root " + o.adapterRoot() + " cannot be read: " + e.getMessage());
             }
         }
-        this.baseName = o.modelName() != null ? o.modelName() : o.model().toAbsolutePath().normalize().getFileName().toString();
+        if (o.model() == null && o.classifiers().isEmpty()) {
+            throw new UserInputException("serve needs --model DIR, --classifier NAME=RUN_DIR, or both");
+        }
+        this.baseName = o.model() == null ? null
+                : o.modelName() != null ? o.modelName() : o.model().toAbsolutePath().normalize().getFileName().toString();
+        for (String name : o.classifiers().keySet()) {
+            if (name.equals(baseName) || o.adapters().containsKey(name)) {
+                throw new UserInputException("--classifier " + name + ": the name is taken by the base model or an adapter");
+            }
+        }
         this.apiKeyDigest = o.apiKey() == null ? null : sha256(o.apiKey());
-        if (AutoModels.isCausalLm(o.model())) {
+        if (o.model() == null) {
+            // Classifiers only.
+            if (!o.adapters().isEmpty() || o.adapterRoot() != null) {
+                throw new UserInputException("serving LoRA adapters (--adapter, --adapter-root) needs --model: the base"
+                        + " causal language model");
+            }
+            this.model = null;
+            this.tokenizer = null;
+            this.adapters = null;
+            this.scheduler = null;
+            this.metrics = new ServerMetrics(() -> 0, () -> 0);
+            this.kernels = new CpuKernels(o.threads());
+            this.embeddings = null;
+        } else if (AutoModels.isCausalLm(o.model())) {
             this.model = AutoModels.causalLm(o.model());
             this.tokenizer = new SafeTokenizer(PromptTokenizer.load(o.model(), model.bosTokenId()));
             this.adapters = new AdapterRegistry(new AdapterLoader(model), baseName, o.maxLoadedAdapters(), root);
@@ -126,6 +151,16 @@ public final class OpenAiServer implements AutoCloseable {
             this.kernels = new CpuKernels(o.threads());
             this.embeddings = new EmbeddingService(o.model(), kernels);
         }
+        ClassifierService cs = null;
+        if (!o.classifiers().isEmpty()) {
+            try {
+                cs = new ClassifierService(o.classifiers(), kernels);
+            } catch (RuntimeException e) {
+                closeModel();
+                throw e;
+            }
+        }
+        this.classifiers = cs;
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;
@@ -142,6 +177,7 @@ public final class OpenAiServer implements AutoCloseable {
             config.routes.get("/v1/models", this::models);
             config.routes.post("/v1/completions", this::completions);
             config.routes.post("/v1/embeddings", this::embed);
+            config.routes.post("/v1/classify", this::classify);
             config.routes.post("/v1/load_lora_adapter", this::loadAdapter);
             config.routes.post("/v1/unload_lora_adapter", this::unloadAdapter);
             config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
@@ -197,6 +233,7 @@ public final class OpenAiServer implements AutoCloseable {
         return new int[] {scheduler.widestStep, scheduler.mostAdaptersInStep};
     }
 
+    /** The base model's name; null when the server holds classifiers only. */
     public String baseName() {
         return baseName;
     }
@@ -232,8 +269,11 @@ public final class OpenAiServer implements AutoCloseable {
         if (scheduler != null) {
             scheduler.close();
             tokenizer.close();
-        } else {
+        } else if (embeddings != null) {
             embeddings.close();
+        }
+        if (classifiers != null) {
+            classifiers.close();
         }
         kernels.close();
     }
@@ -267,14 +307,16 @@ public final class OpenAiServer implements AutoCloseable {
         ObjectNode out = JSON.createObjectNode();
         out.put("object", "list");
         ArrayNode data = out.putArray("data");
-        ObjectNode b = data.addObject();
-        b.put("id", baseName);
-        b.put("object", "model");
-        b.put("created", created);
-        b.put("owned_by", "dynalora");
-        b.put("root", baseName);
-        b.putNull("parent");
-        b.put("max_model_len", model != null ? model.maxPositions() : embeddings.maxPositions());
+        if (baseName != null) {
+            ObjectNode b = data.addObject();
+            b.put("id", baseName);
+            b.put("object", "model");
+            b.put("created", created);
+            b.put("owned_by", "dynalora");
+            b.put("root", baseName);
+            b.putNull("parent");
+            b.put("max_model_len", model != null ? model.maxPositions() : embeddings.maxPositions());
+        }
         for (String name : adapters != null ? adapters.names() : List.<String>of()) {
             ObjectNode a = data.addObject();
             a.put("id", name);
@@ -284,6 +326,19 @@ public final class OpenAiServer implements AutoCloseable {
             a.put("root", name);
             a.put("parent", baseName);
             a.put("max_model_len", model.maxPositions());
+        }
+        for (ClassifierService.Classifier c : classifiers != null ? classifiers.all() : List.<ClassifierService.Classifier>of()) {
+            ObjectNode a = data.addObject();
+            a.put("id", c.name);
+            a.put("object", "model");
+            a.put("created", created);
+            a.put("owned_by", "dynalora");
+            a.put("root", c.runDir.toString());
+            a.put("parent", c.baseModel);
+            a.put("max_model_len", c.maxLen);
+            a.put("task", c.task.id());
+            ArrayNode labels = a.putArray("labels");
+            c.task.labelNames().forEach(labels::add);
         }
         json(ctx, 200, out);
     }
@@ -307,16 +362,16 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void decoderOnly(String route) {
         if (scheduler == null) {
-            throw ApiException.badRequest(route + " needs a causal language model; this server holds the encoder " + baseName
-                    + " (POST /v1/embeddings)", null);
+            throw ApiException.badRequest(route + " needs a causal language model; this server holds "
+                    + (baseName != null ? "the encoder " + baseName + " (POST /v1/embeddings)" : "classifiers only (POST /v1/classify)"), null);
         }
     }
 
     /** POST /v1/embeddings (encoders): OpenAI's embeddings answer. */
     private void embed(Context ctx) {
         if (embeddings == null) {
-            throw ApiException.badRequest("/v1/embeddings needs an encoder model; this server holds the decoder " + baseName
-                    + " (POST /v1/completions)", null);
+            throw ApiException.badRequest("/v1/embeddings needs an encoder model; this server holds "
+                    + (baseName != null ? "the decoder " + baseName + " (POST /v1/completions)" : "classifiers only (POST /v1/classify)"), null);
         }
         if (draining) {
             throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
@@ -346,6 +401,52 @@ public final class OpenAiServer implements AutoCloseable {
             tokens += inputs.get(i).length;
         }
         out.put("model", baseName);
+        ObjectNode u = out.putObject("usage");
+        u.put("prompt_tokens", tokens);
+        u.put("total_tokens", tokens);
+        metrics.promptTokens(tokens);
+        json(ctx, 200, out);
+    }
+
+    /** POST /v1/classify: labels and scores of a GLUE run, as {@code dynalora predict} gives them. */
+    private void classify(Context ctx) {
+        if (draining) {
+            throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
+        }
+        JsonNode body = body(ctx);
+        JsonNode m = body.get("model");
+        if (m == null || !m.isTextual()) {
+            throw ApiException.badRequest("you must provide a model parameter (a string)", "model");
+        }
+        ClassifierService.Classifier c = classifiers == null ? null : classifiers.get(m.asText());
+        if (c == null) {
+            throw ApiException.notFound("The model `" + m.asText() + "` is not a classifier on this server (GET /v1/models"
+                    + " lists them; serve one with --classifier NAME=RUN_DIR)", "model", "model_not_found");
+        }
+        List<Example> inputs = ClassifierService.inputs(c, body);
+        List<ClassifierService.Result> results = classifiers.classify(c, inputs);
+        ObjectNode out = JSON.createObjectNode();
+        out.put("object", "list");
+        out.put("model", c.name);
+        ArrayNode data = out.putArray("data");
+        int tokens = 0;
+        for (int i = 0; i < results.size(); i++) {
+            ClassifierService.Result r = results.get(i);
+            ObjectNode d = data.addObject();
+            d.put("index", i);
+            d.put("label", r.label());
+            if (r.probabilities() != null) {
+                ArrayNode p = d.putArray("probabilities");
+                for (float x : r.probabilities()) {
+                    p.add(x);
+                }
+            } else {
+                d.put("score", r.score());
+            }
+            tokens += r.tokens();
+        }
+        ArrayNode labels = out.putArray("labels");
+        c.task.labelNames().forEach(labels::add);
         ObjectNode u = out.putObject("usage");
         u.put("prompt_tokens", tokens);
         u.put("total_tokens", tokens);
@@ -637,7 +738,7 @@ public final class OpenAiServer implements AutoCloseable {
     private static String routeName(Context ctx) {
         String p = ctx.path();
         return switch (p) {
-            case "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/health", "/metrics" -> p;
+            case "/v1/completions", "/v1/embeddings", "/v1/classify", "/v1/models", "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/health", "/metrics" -> p;
             default -> "other";
         };
     }

@@ -7,7 +7,8 @@ import java.util.Map;
 /**
  * What {@code dynalora serve} was asked for.
  *
- * @param model             the base model's Hugging Face folder (a causal LM)
+ * @param model             the base model's Hugging Face folder (a causal LM or an encoder); null to serve only
+ *                          classifiers
  * @param modelName         the name requests use for the base (null: the folder's name)
  * @param adapters          adapters served from the start, by name (--adapter NAME=DIR)
  * @param host              the address to bind (127.0.0.1 unless told otherwise)
@@ -19,12 +20,27 @@ import java.util.Map;
  * @param maxBatch          sequences decoded together at most
  * @param maxQueue          prompts waiting at most; a request that would exceed it is answered 429
  * @param maxRequestBytes   the largest request body (413 beyond)
+ * @param classifiers       GLUE run folders served by POST /v1/classify, by name (--classifier NAME=RUN_DIR)
  */
 public record ServeOptions(Path model, String modelName, Map<String, Path> adapters, String host, int port, int threads,
                            String apiKey, int maxLoadedAdapters, Path adapterRoot, int maxBatch, int maxQueue,
-                           long maxRequestBytes) {
+                           long maxRequestBytes, Map<String, Path> classifiers) {
     public ServeOptions {
         adapters = new LinkedHashMap<>(adapters);
+        classifiers = new LinkedHashMap<>(classifiers == null ? Map.of() : classifiers);
+    }
+
+    /** Without classifiers. */
+    public ServeOptions(Path model, String modelName, Map<String, Path> adapters, String host, int port, int threads,
+                        String apiKey, int maxLoadedAdapters, Path adapterRoot, int maxBatch, int maxQueue,
+                        long maxRequestBytes) {
+        this(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch, maxQueue,
+                maxRequestBytes, Map.of());
+    }
+
+    public ServeOptions withClassifiers(Map<String, Path> c) {
+        return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
+                maxQueue, maxRequestBytes, c);
     }
 
     public static ServeOptions defaults(Path model) {
@@ -34,31 +50,31 @@ public record ServeOptions(Path model, String modelName, Map<String, Path> adapt
 
     public ServeOptions withAdapters(Map<String, Path> a) {
         return new ServeOptions(model, modelName, a, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes);
+                maxQueue, maxRequestBytes, classifiers);
     }
 
     public ServeOptions withPort(int p) {
         return new ServeOptions(model, modelName, adapters, host, p, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes);
+                maxQueue, maxRequestBytes, classifiers);
     }
 
     public ServeOptions withThreads(int t) {
         return new ServeOptions(model, modelName, adapters, host, port, t, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes);
+                maxQueue, maxRequestBytes, classifiers);
     }
 
     public ServeOptions withApiKey(String k) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, k, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes);
+                maxQueue, maxRequestBytes, classifiers);
     }
 
     public ServeOptions withAdapterRoot(Path r) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, r, maxBatch,
-                maxQueue, maxRequestBytes);
+                maxQueue, maxRequestBytes, classifiers);
     }
 
     public ServeOptions withLimits(int loaded, int batch, int queue) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, loaded, adapterRoot, batch, queue,
-                maxRequestBytes);
+                maxRequestBytes, classifiers);
     }
 }
