@@ -53,7 +53,7 @@ public final class LoraAdapter implements LinearAdapter {
     private int gateCount;    // entries of lastGates() from the last forward: the buffers are reused
     private long extraNanos;  // time in work plain LoRA does not do (gate, mask compaction), see extraWorkNanos()
 
-    // Active-component compaction (see compact()): the products of the last forward ran over ra components.
+    // Active-component compaction (see compact(Kernels)): the products of the last forward ran over ra components.
     private final int[] active;   // indices of the active components, in order; null without a mask
     private int ra;               // components in the last forward's products (rank when not compacted)
     private boolean compacted;    // whether the last forward used the compact copies below
@@ -242,7 +242,7 @@ public final class LoraAdapter implements LinearAdapter {
      * the arithmetic is plain LoRA's. Dropping zero terms from a sum does not change it, so the compact
      * products equal the masked ones.
      */
-    private void compact() {
+    private void compact(Kernels k) {
         compacted = false;
         ra = rank;
         if (mask == null) {
@@ -267,14 +267,8 @@ public final class LoraAdapter implements LinearAdapter {
         }
         float[] av = a.data();
         float[] bv = b.data();
-        for (int c = 0; c < n; c++) {
-            System.arraycopy(av, active[c] * in, aC, c * in, in);
-        }
-        for (int o = 0; o < out; o++) {
-            for (int c = 0; c < n; c++) {
-                bC[o * n + c] = bv[o * rank + active[c]];
-            }
-        }
+        k.gatherRows(aC, av, in, active, n);
+        k.gatherColumns(bC, bv, out, rank, active, n);
     }
 
     /**
@@ -293,7 +287,7 @@ public final class LoraAdapter implements LinearAdapter {
         int rows = batch.rows();
         ensure(rows, batch.batch());
         long t0 = mask != null || gateW != null ? System.nanoTime() : 0;
-        compact();
+        compact(k);
         if (gateW != null) {
             computeGates(k, x, batch);
         }
@@ -394,11 +388,7 @@ public final class LoraAdapter implements LinearAdapter {
         for (int c = 0; c < ra; c++) {
             k.accumulate(ag, active[c] * in, aGradC, c * in, in);
         }
-        for (int o = 0; o < out; o++) {
-            for (int c = 0; c < ra; c++) {
-                bg[o * rank + active[c]] += bGradC[o * ra + c];
-            }
-        }
+        k.scatterAddColumns(bg, rank, bGradC, out, active, ra);
     }
 
     /**

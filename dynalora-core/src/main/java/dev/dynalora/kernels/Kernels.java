@@ -13,9 +13,7 @@ package dev.dynalora.kernels;
  * pool (the element-wise and row operations are in {@code dev.dynalora.kernels.vector}); {@link
  * ScalarKernels} is a single-threaded plain-loop backend written from the formulas, the tests' independent
  * reference; {@link ReferenceKernels} pairs a triple-loop SGEMM with the Vector API element-wise operations
- * (the layers' unit tests run on it). What is not behind the seam: Dynamic LoRA's copies of its active
- * components with the scatter of their B gradients (index bookkeeping, no arithmetic but one add per B
- * gradient); and, outside the
+ * (the layers' unit tests run on it). What is not behind the seam: outside the
  * forward and backward passes, the allocators' per-step statistics, merging adapters into base weights and the
  * sampler's loops.
  *
@@ -156,6 +154,24 @@ public interface Kernels {
     // ------------------------------------------------------------------------------------------------
     // Activations
     // ------------------------------------------------------------------------------------------------
+
+    /**
+     * Row gather: dst[i * rowLen + j] = src[rows[i] * rowLen + j] for i in [0, n), j in [0, rowLen) (exact copies;
+     * Dynamic LoRA's copy of its active rows of A).
+     */
+    void gatherRows(float[] dst, float[] src, int rowLen, int[] rows, int n);
+
+    /**
+     * Column gather: dst[r * n + c] = src[r * srcCols + cols[c]] for r in [0, rows), c in [0, n) (exact copies;
+     * the active columns of B).
+     */
+    void gatherColumns(float[] dst, float[] src, int rows, int srcCols, int[] cols, int n);
+
+    /**
+     * Column scatter-add, the reverse of {@link #gatherColumns}: dst[r * dstCols + cols[c]] += src[r * n + c]
+     * (one float add per element; the columns are distinct).
+     */
+    void scatterAddColumns(float[] dst, int dstCols, float[] src, int rows, int[] cols, int n);
 
     /** out[i] = (float) tanh(x[i]) for i in [0, n), tanh taken in double (a BERT pooler's activation); out may be x. */
     void tanhForward(float[] out, float[] x, int n);

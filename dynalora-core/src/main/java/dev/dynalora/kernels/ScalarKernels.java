@@ -415,6 +415,33 @@ public final class ScalarKernels implements Kernels {
     // ------------------------------------------------------------------------------------------------
 
     @Override
+    public void gatherRows(float[] dst, float[] src, int rowLen, int[] rows, int n) {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < rowLen; j++) {
+                dst[i * rowLen + j] = src[rows[i] * rowLen + j];
+            }
+        }
+    }
+
+    @Override
+    public void gatherColumns(float[] dst, float[] src, int rows, int srcCols, int[] cols, int n) {
+        for (int c = 0; c < n; c++) {
+            for (int r = 0; r < rows; r++) {
+                dst[r * n + c] = src[r * srcCols + cols[c]];
+            }
+        }
+    }
+
+    @Override
+    public void scatterAddColumns(float[] dst, int dstCols, float[] src, int rows, int[] cols, int n) {
+        for (int c = 0; c < n; c++) {
+            for (int r = 0; r < rows; r++) {
+                dst[r * dstCols + cols[c]] = (float) ((double) dst[r * dstCols + cols[c]] + src[r * n + c]);
+            }
+        }
+    }
+
+    @Override
     public void tanhForward(float[] out, float[] x, int n) {
         for (int i = 0; i < n; i++) {
             out[i] = (float) Math.tanh(x[i]);

@@ -505,6 +505,41 @@ class KernelsAgreementTest {
                 k.scale(o, 1, a, 4, n, f);
                 return out(o);
             }), 0, 0);
+            // Gathers copy and the scatter adds one float per element, on both: exact.
+            int rowsG = 3;
+            int[] idx = {n - 1, 0, n / 2};
+            int nIdx = n >= 3 ? 3 : 1;
+            check("gatherRows n " + n, run(k -> {
+                float[] o = new float[nIdx * rowsG];
+                float[] src = c(a);
+                float[] big = new float[n * rowsG];
+                for (int i = 0; i < big.length; i++) {
+                    big[i] = src[i % src.length] + i;
+                }
+                k.gatherRows(o, big, rowsG, idx, nIdx);
+                return out(o);
+            }), 0, 0);
+            check("gatherColumns n " + n, run(k -> {
+                float[] o = new float[rowsG * nIdx];
+                float[] big = new float[rowsG * n];
+                for (int i = 0; i < big.length; i++) {
+                    big[i] = a[i % n] * (i + 1);
+                }
+                k.gatherColumns(o, big, rowsG, n, idx, nIdx);
+                return out(o);
+            }), 0, 0);
+            check("scatterAddColumns n " + n, run(k -> {
+                float[] d = new float[rowsG * n];
+                for (int i = 0; i < d.length; i++) {
+                    d[i] = b[i % n] - i;
+                }
+                float[] src = new float[rowsG * nIdx];
+                for (int i = 0; i < src.length; i++) {
+                    src[i] = a[i % n] + 0.5f * i;
+                }
+                k.scatterAddColumns(d, n, src, rowsG, idx, nIdx);
+                return out(d);
+            }), 0, 0);
             // tanh in double, rounded once, on both: exact. Its backward: two float products and a subtraction
             // against double arithmetic, a few ulp.
             check("tanh n " + n, run(k -> {

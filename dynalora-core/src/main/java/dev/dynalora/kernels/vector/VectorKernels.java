@@ -103,6 +103,32 @@ public abstract class VectorKernels implements Kernels {
         VectorDropout.backwardMasked(this, din, dout, n, p, keep, accumulate);
     }
 
+    // Index bookkeeping of Dynamic LoRA's active components (a few thousand values a step): plain loops.
+    @Override
+    public void gatherRows(float[] dst, float[] src, int rowLen, int[] rows, int n) {
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(src, rows[i] * rowLen, dst, i * rowLen, rowLen);
+        }
+    }
+
+    @Override
+    public void gatherColumns(float[] dst, float[] src, int rows, int srcCols, int[] cols, int n) {
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < n; c++) {
+                dst[r * n + c] = src[r * srcCols + cols[c]];
+            }
+        }
+    }
+
+    @Override
+    public void scatterAddColumns(float[] dst, int dstCols, float[] src, int rows, int[] cols, int n) {
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < n; c++) {
+                dst[r * dstCols + cols[c]] += src[r * n + c];
+            }
+        }
+    }
+
     /** A pooler's tanh over [batch, hidden]: a few thousand values a step, so a plain loop over Math.tanh. */
     @Override
     public void tanhForward(float[] out, float[] x, int n) {
