@@ -40,6 +40,14 @@ final class AdapterRegistry {
         this.root = root;
     }
 
+    /** Names taken by other models of the server (its classifiers), refused to adapters loaded at run time. */
+    private volatile java.util.Set<String> reserved = java.util.Set.of();
+
+    /** Reserves the names of the server's other models (its classifiers) against adapters loaded at run time. */
+    void reserve(java.util.Set<String> names) {
+        reserved = java.util.Set.copyOf(names);
+    }
+
     static void checkName(String name, String baseName, String param) {
         if (name == null || !NAME.matcher(name).matches()) {
             throw ApiException.badRequest(param + " must be 1 to 128 letters, digits or ._:/@+- starting with a letter or"
@@ -79,6 +87,9 @@ final class AdapterRegistry {
                     + " --adapter-root DIR to allow loading adapters from folders under DIR", null, "adapter_loading_disabled");
         }
         checkName(name, baseName, "lora_name");
+        if (reserved.contains(name)) {
+            throw ApiException.badRequest("lora_name \"" + name + "\" is the name of a served classifier", "lora_name");
+        }
         if (path == null || path.isEmpty()) {
             throw ApiException.badRequest("lora_path is required: an adapter folder under the adapter root", "lora_path");
         }

@@ -161,6 +161,9 @@ public final class OpenAiServer implements AutoCloseable {
             }
         }
         this.classifiers = cs;
+        if (adapters != null) {
+            adapters.reserve(o.classifiers().keySet());
+        }
         this.app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
             config.startup.showOldJavalinVersionWarning = false;

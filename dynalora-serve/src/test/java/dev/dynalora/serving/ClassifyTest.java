@@ -164,6 +164,19 @@ class ClassifyTest {
         assertEquals(data.get(0), one.json().path("data").get(0));
     }
 
+    /** A decoder with run-time adapter loading beside classifiers: an adapter may not take a classifier's name. */
+    @Test
+    void runTimeAdaptersCannotTakeAClassifiersName() throws Exception {
+        Path root = java.nio.file.Files.createDirectories(tmp.resolve("adapter-root"));
+        try (OpenAiServer both = OpenAiServer.start(ServeOptions.defaults(TestAdapters.shared("stories260K")).withPort(0)
+                .withThreads(1).withAdapterRoot(root).withClassifiers(Map.of("sentiment", sst2)))) {
+            Http h = new Http(both.port());
+            Http.Response r = h.post("/v1/load_lora_adapter", "{\"lora_name\": \"sentiment\", \"lora_path\": \"a1\"}");
+            assertEquals(400, r.status(), r.body());
+            assertTrue(r.errorMessage().contains("classifier"), r.body());
+        }
+    }
+
     @Test
     void errorsInOpenAisShape() {
         Http.Response unknown = http.post("/v1/classify", "{\"model\": \"nope\", \"input\": \"x\"}");
