@@ -320,6 +320,9 @@ final class Scheduler implements AutoCloseable {
             lock.lock();
             try {
                 waiting.pollFirst();
+                // Counted as running from here, while the lock is held: a drain that looks between this and the
+                // next signalProgress must not see an empty queue and nothing running and close on it.
+                running = running + 1;
             } finally {
                 lock.unlock();
             }

@@ -48,7 +48,13 @@ class SecurityAndLimitsTest {
         var running = java.util.concurrent.CompletableFuture.supplyAsync(() ->
                 http.post("/v1/completions", "{\"model\": \"stories260K\", \"prompt\": \"Once upon a time\", \"max_tokens\": 200,"
                         + " \"temperature\": 0, \"stop\": \"zzzqqq\"}"));
-        Thread.sleep(300);
+        // Shut down only once the request is running (a decode step has run): one that has not reached the server
+        // yet when the listener closes would get a closed connection, which is not what this test is about.
+        long until = System.nanoTime() + 60_000_000_000L;
+        while (s.batchingSeen()[0] == 0 && System.nanoTime() < until && !running.isDone()) {
+            Thread.sleep(5);
+        }
+        assertTrue(s.batchingSeen()[0] > 0 || running.isDone(), "the request never started");
         assertTrue(s.shutdown(60_000), "finished within the grace period");
         Http.Response done = running.get();
         assertEquals(200, done.status(), done.body());
