@@ -61,26 +61,26 @@ final class RowInvariantKernels extends VectorKernels implements AutoCloseable {
     @Override
     public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
                       float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
-        if (transA || !transB || m <= block) {
-            inner.sgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
-            return;
-        }
-        for (int i = 0; i < m; i += block) {
-            int rows = Math.min(block, m - i);
-            inner.sgemm(false, true, rows, n, k, alpha, a, aOff + i * lda, lda, b, bOff, ldb, beta, c, cOff + i * ldc, ldc);
-        }
+        inBlocks(false, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
     }
 
     @Override
     public void sgemmLocal(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
                            float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
-        if (transA || !transB || m <= block) {
-            inner.sgemmLocal(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
-            return;
-        }
-        for (int i = 0; i < m; i += block) {
-            int rows = Math.min(block, m - i);
-            inner.sgemmLocal(false, true, rows, n, k, alpha, a, aOff + i * lda, lda, b, bOff, ldb, beta, c, cOff + i * ldc, ldc);
+        inBlocks(true, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    /** An A . B^T product of more than block rows as products of block rows each; anything else as it is. */
+    private void inBlocks(boolean local, boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a,
+                          int aOff, int lda, float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+        int step = transA || !transB ? Math.max(m, 1) : block;
+        for (int i = 0; i < m || i == 0; i += step) {
+            int rows = Math.min(step, m - i);
+            if (local) {
+                inner.sgemmLocal(transA, transB, rows, n, k, alpha, a, aOff + i * lda, lda, b, bOff, ldb, beta, c, cOff + i * ldc, ldc);
+            } else {
+                inner.sgemm(transA, transB, rows, n, k, alpha, a, aOff + i * lda, lda, b, bOff, ldb, beta, c, cOff + i * ldc, ldc);
+            }
         }
     }
 
