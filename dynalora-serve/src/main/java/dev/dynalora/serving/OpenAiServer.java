@@ -258,6 +258,13 @@ public final class OpenAiServer implements AutoCloseable {
                 break;
             }
         }
+        // A handler's answer (ctx.result) is written by Javalin after the handler returns: give those writes a
+        // moment before the listener closes. (Jetty's graceful stop would wait for them exactly; not wired yet.)
+        try {
+            Thread.sleep(250);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         app.stop();
         closeModel();
         return clean;
