@@ -152,6 +152,16 @@ final class TrainCommand implements Callable<Integer> {
                     + " Default: ${DEFAULT-VALUE}.")
     int maxRankStep;
 
+    @Option(names = "--budget", defaultValue = "parameters",
+            description = "Dynamic LoRA: what reallocation keeps at LoRA's level at --rank: parameters (adapter"
+                    + " components weighted by their size, d_in + d_out, plus the gates) or components (the number of"
+                    + " active rank components, which favours large modules when --targets mixes shapes)."
+                    + " Default: ${DEFAULT-VALUE}.")
+    RankBudget budget;
+
+    /** The values of --budget. */
+    enum RankBudget { parameters, components }
+
     @Option(names = "--init-r", description = "AdaLoRA: initial rank per module. Default: 1.5 x --rank.")
     Integer initR;
 
@@ -292,7 +302,8 @@ final class TrainCommand implements Callable<Integer> {
         AdaptiveOptions.Builder b = AdaptiveOptions.builder(rank)
                 .rMin(rMin).tau(tau).importance(!noImportance).reallocation(!noImportance && !noReallocation)
                 .gate(!noGate).orthRegWeight(orthRegWeight).tInit(tInit).tFinal(tFinal).deltaT(deltaT)
-                .gatePerToken(gatePerToken).gateLrRatio(gateLrRatio).maxRankStep(maxRankStep);
+                .gatePerToken(gatePerToken).gateLrRatio(gateLrRatio).maxRankStep(maxRankStep)
+                .parameterBudget(budget == RankBudget.parameters);
         if (rMax != null) {
             b.rMax(rMax);
         }

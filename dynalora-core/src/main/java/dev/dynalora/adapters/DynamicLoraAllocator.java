@@ -42,6 +42,12 @@ public final class DynamicLoraAllocator implements RankAllocator {
     private final double[][] expUnc;     // [module][component] EMA of |sensitivity - its EMA|
     private final boolean[][] everActive;
     private final int[] ranks;
+    // What one rank component of each module costs in parameters (d_in + d_out), the gates' parameters, and
+    // whether the budget counts parameters (see reallocate): modules of different shapes (attention and MLP
+    // projections with all-linear targets) make a component budget unequal in parameters.
+    private final long[] cost;
+    private final long gateParams;
+    private final boolean byParams;
     private final float[][] snapA;       // masked rows of A, saved around the optimizer step
     private final float[][] snapB;       // masked columns of B
     private boolean snapshotHeld;
@@ -96,19 +102,81 @@ public final class DynamicLoraAllocator implements RankAllocator {
         gateMin = new double[n];
         gateMax = new double[n];
         resetGateStats();
-        // Components [0, r0) start active; the others are masked and, never having been active, keep B's zero
-        // initial columns, so they contribute nothing until they are grown into.
+        cost = new long[n];
+        long gates = 0;
+        boolean oneShape = true;
+        for (int m = 0; m < n; m++) {
+            LoraAdapter a = this.adapters.get(m);
+            cost[m] = (a.loraA().data().length + a.loraB().data().length) / r;
+            oneShape &= cost[m] == cost[0];
+            if (a.gated()) {
+                gates += a.gateWeight().data().length + a.gateBias().data().length;
+            }
+        }
+        gateParams = gates;
+        // Only a budget that moves needs the parameter count: without reallocation every module keeps r0.
+        // On modules of one shape without gates the two budgets are the same, and the component arithmetic
+        // (exact, and what earlier runs used) is kept.
+        byParams = cfg.parameterBudget() && cfg.reallocation() && !(oneShape && gates == 0);
+        // Components [0, r_m) start active, r_m = r0 (a parameter budget that r0 everywhere would exceed, because
+        // of the gates, starts from the largest uniform share of it); the others are masked and, never having
+        // been active, keep B's zero initial columns, so they contribute nothing until they are grown into.
+        int[] start = new int[n];
+        Arrays.fill(start, cfg.r0());
+        if (byParams && spent(start) > parameterBudget(cfg.initialBudget(n))) {
+            int[] lo = new int[n];
+            int[] hi = new int[n];
+            Arrays.fill(lo, cfg.rMin());
+            Arrays.fill(hi, cfg.r0());
+            double[] uniformRank = new double[n];
+            for (int m = 0; m < n; m++) {
+                uniformRank[m] = cost[m];
+            }
+            start = allocateByCost(uniformRank, cost, parameterBudget(cfg.initialBudget(n)), lo, hi);
+        }
         for (int m = 0; m < n; m++) {
             float[] mask = this.adapters.get(m).componentMask();
             for (int j = 0; j < r; j++) {
-                boolean on = j < cfg.r0();
+                boolean on = j < start[m];
                 everActive[m][j] = on;
                 if (mask != null) {
                     mask[j] = on ? 1f : 0f;
                 }
             }
-            ranks[m] = cfg.r0();
+            ranks[m] = start[m];
         }
+    }
+
+    /**
+     * The parameter budget that goes with a component budget: what LoRA's adapters cost at that average rank,
+     * budget / modules * sum of the component costs, less the gates' parameters, so that Dynamic LoRA's adapters
+     * and gates together hold no more trainable parameters than LoRA's.
+     */
+    long parameterBudget(int componentBudget) {
+        long sum = 0;
+        for (long c : cost) {
+            sum += c;
+        }
+        return componentBudget * sum / n - gateParams;
+    }
+
+    /** The adapters' parameters in the active components of ranks {@code rk}. */
+    private long spent(int[] rk) {
+        long s = 0;
+        for (int m = 0; m < n; m++) {
+            s += rk[m] * cost[m];
+        }
+        return s;
+    }
+
+    /** The parameters in the active components now (gates not included). */
+    public long activeAdapterParams() {
+        return spent(ranks);
+    }
+
+    /** Whether the budget counts parameters (modules of several shapes or gates) rather than components. */
+    public boolean parameterBudget() {
+        return byParams;
     }
 
     public DynamicLoraConfig config() {
@@ -361,19 +429,32 @@ public final class DynamicLoraAllocator implements RankAllocator {
         int[] hi = new int[n];
         long sumLo = 0;
         long sumHi = 0;
+        long costLo = 0;
         for (int m = 0; m < n; m++) {
             int k = cfg.maxRankStep();
             lo[m] = k > 0 ? Math.max(cfg.rMin(), ranks[m] - k) : cfg.rMin();
             hi[m] = k > 0 ? Math.min(cfg.rMax(), ranks[m] + k) : cfg.rMax();
             sumLo += lo[m];
             sumHi += hi[m];
+            costLo += lo[m] * cost[m];
         }
-        if (sumLo > budget || sumHi < budget) {
-            // A scheduled budget that moves faster than the step limit allows: the limit gives way to the budget.
-            Arrays.fill(lo, cfg.rMin());
-            Arrays.fill(hi, cfg.rMax());
+        int[] target;
+        if (byParams) {
+            long paramBudget = parameterBudget(budget);
+            if (costLo > paramBudget) {
+                // A shrinking scheduled budget that the step limit cannot follow: the limit gives way.
+                Arrays.fill(lo, cfg.rMin());
+                Arrays.fill(hi, cfg.rMax());
+            }
+            target = allocateByCost(weights(moduleImportance(), cfg.tau()), cost, paramBudget, lo, hi);
+        } else {
+            if (sumLo > budget || sumHi < budget) {
+                // A scheduled budget that moves faster than the step limit allows: the limit gives way to the budget.
+                Arrays.fill(lo, cfg.rMin());
+                Arrays.fill(hi, cfg.rMax());
+            }
+            target = allocate(weights(moduleImportance(), cfg.tau()), budget, lo, hi);
         }
-        int[] target = allocate(weights(moduleImportance(), cfg.tau()), budget, lo, hi);
         for (int m = 0; m < n; m++) {
             setRank(m, target[m]);
         }
@@ -421,6 +502,113 @@ public final class DynamicLoraAllocator implements RankAllocator {
         Arrays.fill(los, lo);
         Arrays.fill(his, hi);
         return allocate(weights, budget, los, his);
+    }
+
+    /**
+     * Integer ranks in [lo[m], hi[m]] whose parameters, sum of rank_m * cost[m], stay within {@code budget} and
+     * come as close to it as whole components allow: the allocation of a parameter budget over modules whose
+     * components cost different amounts (an MLP projection's d_in + d_out against an attention projection's).
+     * Each module's <em>parameters</em> are proportional to its weight where the bounds allow: the continuous
+     * solution is x_m = clamp(lambda w_m / cost_m, lo_m, hi_m) with sum x_m cost_m = budget (lambda by bisection;
+     * a component's weight per parameter is what it buys, so two modules of equal importance get equal
+     * parameters, not equal ranks), then every x_m is floored and components are added back, largest fractional
+     * part first, while they fit. Zero-weight modules sit at lo until every other module is at hi. With equal
+     * costs this is the proportional rule of {@link #allocate(double[], int, int[], int[])} up to rounding.
+     *
+     * @throws IllegalArgumentException if even the lower bounds cost more than the budget
+     */
+    public static int[] allocateByCost(double[] weights, long[] cost, long budget, int[] lo, int[] hi) {
+        int n = weights.length;
+        if (cost.length != n || lo.length != n || hi.length != n) {
+            throw new IllegalArgumentException("weights, costs and bounds differ in length");
+        }
+        long atLo = 0;
+        long atHi = 0;
+        double minPositive = Double.POSITIVE_INFINITY;
+        for (int m = 0; m < n; m++) {
+            if (lo[m] < 0 || hi[m] < lo[m] || cost[m] <= 0) {
+                throw new IllegalArgumentException("module " + m + ": bounds [" + lo[m] + ", " + hi[m] + "], cost " + cost[m]);
+            }
+            atLo += lo[m] * cost[m];
+            atHi += hi[m] * cost[m];
+            if (weights[m] > 0 && Double.isFinite(weights[m])) {
+                minPositive = Math.min(minPositive, weights[m]);
+            }
+        }
+        if (atLo > budget) {
+            throw new IllegalArgumentException("the lower bounds cost " + atLo + " parameters, over the budget of " + budget);
+        }
+        int[] rank = new int[n];
+        if (atHi <= budget) {
+            System.arraycopy(hi, 0, rank, 0, n);
+            return rank;
+        }
+        // Zero (or non-finite) weights get a weight far below every positive one: they rise only once the others
+        // are all at their upper bounds. With no positive weight at all, equal weights.
+        double[] w = new double[n];
+        for (int m = 0; m < n; m++) {
+            boolean ok = weights[m] > 0 && Double.isFinite(weights[m]);
+            w[m] = minPositive == Double.POSITIVE_INFINITY ? 1 : ok ? weights[m] : minPositive * 1e-12;
+        }
+        double lamLo = 0;
+        double lamHi = 0;
+        for (int m = 0; m < n; m++) {
+            lamHi = Math.max(lamHi, hi[m] * (double) cost[m] / w[m]);
+        }
+        for (int it = 0; it < 200 && lamHi - lamLo > 1e-15 * lamHi; it++) {
+            double mid = 0.5 * (lamLo + lamHi);
+            if (costAt(mid, w, cost, lo, hi) <= budget) {
+                lamLo = mid;
+            } else {
+                lamHi = mid;
+            }
+        }
+        double[] x = new double[n];
+        long spent = 0;
+        for (int m = 0; m < n; m++) {
+            x[m] = Math.min(hi[m], Math.max(lo[m], lamLo * w[m] / cost[m]));
+            rank[m] = Math.max(lo[m], (int) Math.floor(x[m]));
+            spent += rank[m] * cost[m];
+        }
+        Integer[] order = new Integer[n];
+        for (int m = 0; m < n; m++) {
+            order[m] = m;
+        }
+        double[] frac = new double[n];
+        for (int m = 0; m < n; m++) {
+            frac[m] = x[m] - rank[m];
+        }
+        Arrays.sort(order, Comparator.<Integer>comparingDouble(m -> -frac[m]).thenComparingDouble(m -> -w[m] / cost[m])
+                .thenComparingInt(m -> m));
+        for (int m : order) {
+            if (rank[m] < hi[m] && spent + cost[m] <= budget) {
+                rank[m]++;
+                spent += cost[m];
+            }
+        }
+        // What is left may still buy a component somewhere (a cheaper module's): best weight per parameter first.
+        Arrays.sort(order, Comparator.<Integer>comparingDouble(m -> -w[m] / cost[m]).thenComparingInt(m -> m));
+        boolean added = true;
+        while (added) {
+            added = false;
+            for (int m : order) {
+                if (rank[m] < hi[m] && spent + cost[m] <= budget) {
+                    rank[m]++;
+                    spent += cost[m];
+                    added = true;
+                    break;
+                }
+            }
+        }
+        return rank;
+    }
+
+    private static double costAt(double lambda, double[] w, long[] cost, int[] lo, int[] hi) {
+        double s = 0;
+        for (int m = 0; m < w.length; m++) {
+            s += Math.min(hi[m], Math.max(lo[m], lambda * w[m] / cost[m])) * cost[m];
+        }
+        return s;
     }
 
     /**
@@ -659,6 +847,10 @@ public final class DynamicLoraAllocator implements RankAllocator {
         ObjectNode rec = f.objectNode();
         rec.put("step", step);
         rec.put("budget", activeBudget());
+        if (byParams) {
+            rec.put("active_params", activeAdapterParams() + gateParams);
+            rec.put("params_budget", parameterBudget(cfg.budgetAt(step, n)));
+        }
         double[] imp = moduleImportance();
         ObjectNode mods = rec.putObject("modules");
         for (int m = 0; m < n; m++) {

@@ -33,10 +33,15 @@ import dev.dynalora.UserMessage;
  * @param reallocation move rank between modules
  * @param gate         per-example input gate g(x) (decided when the adapters are built)
  * @param totalSteps   optimizer steps of the whole run
+ * @param parameterBudget whether reallocation keeps the adapters' parameter count (components weighted by what
+ *                     they cost, d_in + d_out, with the gates' parameters counted against it) at most that of
+ *                     LoRA at the budget's rank, rather than the number of components (see
+ *                     {@link DynamicLoraAllocator}); the two agree on modules of one shape without gates
  */
 public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tInit, long tFinal, long deltaT,
                                 double beta1, double beta2, double tau, int maxRankStep,
-                                boolean importance, boolean reallocation, boolean gate, long totalSteps) {
+                                boolean importance, boolean reallocation, boolean gate, long totalSteps,
+                                boolean parameterBudget) {
 
     public static final double DEFAULT_BETA = 0.85;
     /**
@@ -114,7 +119,7 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
         long deltaT = Math.max(1, (totalSteps - tInit - tFinal) / 20);
         boolean window = totalSteps - tFinal > tInit;
         return new DynamicLoraConfig(rMax, 1, r0, r0, tInit, tFinal, deltaT, DEFAULT_BETA, DEFAULT_BETA, DEFAULT_TAU,
-                DEFAULT_MAX_RANK_STEP, true, window, true, totalSteps);
+                DEFAULT_MAX_RANK_STEP, true, window, true, totalSteps, true);
     }
 
     /**
@@ -123,32 +128,37 @@ public record DynamicLoraConfig(int rMax, int rMin, int r0, int rTarget, long tI
      */
     public static DynamicLoraConfig allOff(int rank, long totalSteps) {
         return new DynamicLoraConfig(rank, 1, rank, rank, 0, 0, 1, DEFAULT_BETA, DEFAULT_BETA, DEFAULT_TAU,
-                0, false, false, false, totalSteps);
+                0, false, false, false, totalSteps, false);
     }
 
     public DynamicLoraConfig withSwitches(boolean importance, boolean reallocation, boolean gate) {
         return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
-                importance, reallocation, gate, totalSteps);
+                importance, reallocation, gate, totalSteps, parameterBudget);
     }
 
     public DynamicLoraConfig withRanks(int rMin, int r0, int rTarget) {
         return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
-                importance, reallocation, gate, totalSteps);
+                importance, reallocation, gate, totalSteps, parameterBudget);
     }
 
     public DynamicLoraConfig withSchedule(long tInit, long tFinal, long deltaT, long totalSteps) {
         return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
-                importance, reallocation, gate, totalSteps);
+                importance, reallocation, gate, totalSteps, parameterBudget);
     }
 
     public DynamicLoraConfig withMaxRankStep(int maxRankStep) {
         return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
-                importance, reallocation, gate, totalSteps);
+                importance, reallocation, gate, totalSteps, parameterBudget);
+    }
+
+    public DynamicLoraConfig withParameterBudget(boolean parameterBudget) {
+        return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
+                importance, reallocation, gate, totalSteps, parameterBudget);
     }
 
     public DynamicLoraConfig withTau(double tau) {
         return new DynamicLoraConfig(rMax, rMin, r0, rTarget, tInit, tFinal, deltaT, beta1, beta2, tau, maxRankStep,
-                importance, reallocation, gate, totalSteps);
+                importance, reallocation, gate, totalSteps, parameterBudget);
     }
 
     /** The global budget at the start: r0 per module. */

@@ -46,7 +46,7 @@ public final class AdaptiveHooks {
         }
         boolean window = totalSteps - c.tFinal() > c.tInit();
         c = c.withRanks(o.rMin(), Math.min(rank, o.rMax()), Math.min(rank, o.rMax())).withTau(o.tau())
-                .withMaxRankStep(o.maxRankStep())
+                .withMaxRankStep(o.maxRankStep()).withParameterBudget(o.parameterBudget())
                 .withSwitches(o.importance(), o.reallocation() && o.importance() && window, o.gate());
         return c;
     }

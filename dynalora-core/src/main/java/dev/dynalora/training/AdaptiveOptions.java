@@ -16,12 +16,14 @@ import dev.dynalora.adapters.DynamicLoraConfig;
  * w as a fraction of the run's lr (see
  * {@link #DEFAULT_GATE_LR_RATIO}; run configurations written before it existed read as 1, what they trained with).
  * maxRankStep: most components a Dynamic LoRA module gains or loses at one reallocation, 0 for no limit (older
- * run configurations read as 0, what they trained with).
+ * run configurations read as 0, what they trained with). parameterBudget: Dynamic LoRA's reallocation keeps the
+ * adapters' and gates' parameters within LoRA's at the run's rank, rather than the number of components (the
+ * default; older run configurations read as false, the component budget they trained with).
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance, boolean reallocation, boolean gate,
                               int initR, int targetR, double orthRegWeight, long tInit, long tFinal, long deltaT,
-                              boolean gatePerToken, Double gateLrRatio, Integer maxRankStep) {
+                              boolean gatePerToken, Double gateLrRatio, Integer maxRankStep, Boolean parameterBudget) {
 
     /** The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"). */
     public static final double DEFAULT_GATE_LR_RATIO = 0.01;
@@ -48,6 +50,9 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
         if (maxRankStep == null) {
             maxRankStep = 0;
         }
+        if (parameterBudget == null) {
+            parameterBudget = false;
+        }
         if (maxRankStep < 0) {
             throw new ConfigException(Setting.MAX_RANK_STEP, "must be >= 0 (0: no limit), got " + maxRankStep);
         }
@@ -59,7 +64,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
     public static AdaptiveOptions defaults(int rank) {
         return new AdaptiveOptions(2 * rank, DEFAULT_R_MIN, DEFAULT_TAU, true, true, true,
                 Math.max(rank + 1, (3 * rank + 1) / 2), rank, DEFAULT_ORTH_REG_WEIGHT,
-                SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, false, DEFAULT_GATE_LR_RATIO, DEFAULT_MAX_RANK_STEP);
+                SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, false, DEFAULT_GATE_LR_RATIO, DEFAULT_MAX_RANK_STEP, true);
     }
 
     /** A builder starting from {@link #defaults(int)} for this rank. */
@@ -89,6 +94,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
         private boolean gatePerToken;
         private Double gateLrRatio;
         private Integer maxRankStep;
+        private Boolean parameterBudget;
 
         private Builder() {
         }
@@ -109,6 +115,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
             this.gatePerToken = from.gatePerToken();
             this.gateLrRatio = from.gateLrRatio();
             this.maxRankStep = from.maxRankStep();
+            this.parameterBudget = from.parameterBudget();
         }
 
         public Builder rMax(int rMax) {
@@ -186,8 +193,14 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
             return this;
         }
 
+        public Builder parameterBudget(Boolean parameterBudget) {
+            this.parameterBudget = parameterBudget;
+            return this;
+        }
+
         public AdaptiveOptions build() {
-            return new AdaptiveOptions(rMax, rMin, tau, importance, reallocation, gate, initR, targetR, orthRegWeight, tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep);
+            return new AdaptiveOptions(rMax, rMin, tau, importance, reallocation, gate, initR, targetR, orthRegWeight,
+                    tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep, parameterBudget);
         }
     }
 }

@@ -190,7 +190,7 @@ class DynamicLoraAllocatorTest {
     /** Three modules whose gradients make module 0 the most important, module 2 the least. */
     static DynamicLoraAllocator trainedAllocator(List<LoraAdapter> ads, int r0, boolean gated) {
         DynamicLoraConfig cfg = DynamicLoraConfig.defaults(ads.get(0).rank(), 100).withRanks(1, r0, r0)
-                .withSwitches(true, true, gated);
+                .withSwitches(true, true, gated).withParameterBudget(false);
         DynamicLoraAllocator alloc = new DynamicLoraAllocator(cfg, ads);
         observeSynthetic(alloc, ads);
         return alloc;

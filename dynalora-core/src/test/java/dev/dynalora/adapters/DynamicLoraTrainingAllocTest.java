@@ -230,7 +230,8 @@ class DynamicLoraTrainingAllocTest {
     @Test
     void fullDynamicLoraRunKeepsTheBudgetAndLogs(@TempDir Path dir) throws Exception {
         Setup s = setup(dir, 6, true, true);
-        DynamicLoraConfig cfg = DynamicLoraConfig.defaults(6, 30).withRanks(1, 3, 3).withSchedule(3, 6, 3, 30);
+        DynamicLoraConfig cfg = DynamicLoraConfig.defaults(6, 30).withRanks(1, 3, 3).withSchedule(3, 6, 3, 30)
+                .withParameterBudget(false);
         assertTrue(cfg.importance() && cfg.reallocation() && cfg.gate());
         DynamicLoraAllocator alloc = new DynamicLoraAllocator(cfg, s.adapters());
         int n = s.adapters().size();
