@@ -69,7 +69,7 @@ class ReportCommandTest {
         assertTrue(r.out().contains("report.html"), r.out());
         String html = Files.readString(out);
         for (String id : List.of("summary-table", "chart-loss", "chart-lr", "chart-dev", "allocation-0", "chart-importance-0",
-                "chart-rank-0", "chart-layer-0", "chart-gate-0")) {
+                "chart-rank-0", "chart-layer-0", "chart-kind-0", "chart-gate-0")) {
             assertTrue(html.contains("id=\"" + id + "\""), "missing container " + id);
         }
         // Self-contained: the library is inlined, nothing is fetched.
@@ -117,13 +117,21 @@ class ReportCommandTest {
         JsonNode layers = a.get("layers");
         assertEquals(6, layers.size());
         assertEquals("0", layers.get(0).get("layer").asText());
+        JsonNode kinds = a.get("kinds");
+        assertEquals(2, kinds.size(), "query and value");
+        assertEquals("query", kinds.get(0).get("kind").asText());
+        assertEquals("value", kinds.get(1).get("kind").asText());
+        // The parameter budget: LoRA's 12 x 8 components of 768 parameters, less the gates' 12 x 385, leaves
+        // 89 whole components, at every record.
         for (int s = 0; s < 12; s++) {
             int sum = 0;
             for (JsonNode l : layers) {
                 sum += l.get("rank").get(s).asInt();
             }
-            assertEquals(96, sum, "layer totals add up to the budget");
-            assertEquals(96, a.get("total_rank").get(s).asInt());
+            int byKind = kinds.get(0).get("rank").get(s).asInt() + kinds.get(1).get("rank").get(s).asInt();
+            assertEquals(89, a.get("total_rank").get(s).asInt());
+            assertEquals(89, sum, "layer totals add up to the budget");
+            assertEquals(89, byKind, "kind totals add up to the budget");
         }
         String summaryLine = Files.readAllLines(dynamicRun.resolve("metrics.jsonl")).stream()
                 .filter(l -> l.contains("\"summary\"")).findFirst().orElseThrow();

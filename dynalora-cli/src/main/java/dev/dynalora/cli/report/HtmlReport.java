@@ -22,7 +22,7 @@ import java.util.Map;
  *
  * <p>Chart containers: {@code chart-loss}, {@code chart-lr}, {@code chart-dev}; and for the i-th run (0-based,
  * in --run order) when it logged an allocation: {@code chart-importance-i}, {@code chart-rank-i},
- * {@code chart-layer-i}, {@code chart-gate-i} inside {@code allocation-i}. The summary is {@code summary-table}.
+ * {@code chart-layer-i}, {@code chart-kind-i}, {@code chart-gate-i} inside {@code allocation-i}. The summary is {@code summary-table}.
  */
 public final class HtmlReport {
     public static final String DATA_ID = "report-data";
@@ -80,6 +80,10 @@ public final class HtmlReport {
             h.append("<div><h3>Rank per transformer layer</h3><p class=\"caption\">Sum of the ranks of each layer's")
                     .append(" modules; dashed: all modules together.</p>\n<div id=\"chart-layer-").append(i)
                     .append("\" class=\"chart\"></div></div>\n</div>\n");
+            h.append("<h3>Rank per module kind</h3>\n<p class=\"caption\">Sum of the ranks of each kind of module")
+                    .append(" over all layers (query, value, attn.out, ffn.in, ffn.out, ...): where capacity moved between")
+                    .append(" attention and the MLP; the legend gives each kind's first and last total.</p>\n<div id=\"chart-kind-")
+                    .append(i).append("\" class=\"chart\"></div>\n");
             h.append("<h3>Gate values</h3>\n<p class=\"caption\">Input gate over the training examples since the")
                     .append(" previous record: mean over all modules with ±1 std and min–max bands; pick modules in the")
                     .append(" legend to see each one's mean and min–max band.</p>\n<div id=\"chart-gate-").append(i)

@@ -32,7 +32,8 @@ import java.util.regex.Pattern;
  *                "rank": [[per step] per module], "importance": null | [[..]],
  *                "gate": null | {"mean": [[..]], "std", "min", "max"},
  *                "gate_all": null | {"mean": [..], "std", "min", "max"},
- *                "layers": [{"layer", "rank": [..]}]}}]}
+ *                "layers": [{"layer", "rank": [..]}],
+ *                "kinds": [{"kind", "rank": [..]}]}}]}
  * </pre>
  * Allocation steps are counted like metrics.jsonl's: the number of training steps done (allocation.jsonl
  * writes the 0-based index of the step just taken, which is one less), so both kinds of chart share an axis.
@@ -158,25 +159,51 @@ public final class ReportModel {
         for (Map.Entry<String, List<Integer>> e : byLayer.entrySet()) {
             ObjectNode l = layers.addObject();
             l.put("layer", e.getKey());
-            ArrayNode rank = l.putArray("rank");
-            for (AllocationRecord rec : recs) {
-                long sum = 0;
-                boolean present = false;
-                for (int m : e.getValue()) {
-                    ModuleStat s = rec.modules().get(modules.get(m));
-                    if (s != null) {
-                        sum += s.rank();
-                        present = true;
-                    }
-                }
-                if (present) {
-                    rank.add(sum);
-                } else {
-                    rank.addNull();
-                }
-            }
+            l.set("rank", rankSums(recs, modules, e.getValue()));
+        }
+        // Module kinds (query, value, ffn.in, ...): where capacity moved between attention and MLP.
+        Map<String, List<Integer>> byKind = new LinkedHashMap<>();
+        for (int m = 0; m < modules.size(); m++) {
+            byKind.computeIfAbsent(kindOf(modules.get(m)), k -> new ArrayList<>()).add(m);
+        }
+        ArrayNode kinds = a.putArray("kinds");
+        for (Map.Entry<String, List<Integer>> e : byKind.entrySet()) {
+            ObjectNode k = kinds.addObject();
+            k.put("kind", e.getKey());
+            k.set("rank", rankSums(recs, modules, e.getValue()));
         }
         return a;
+    }
+
+    /** Per record, the summed rank of the modules {@code members} (null where none of them was logged). */
+    private static ArrayNode rankSums(List<AllocationRecord> recs, List<String> modules, List<Integer> members) {
+        ArrayNode rank = F.arrayNode();
+        for (AllocationRecord rec : recs) {
+            long sum = 0;
+            boolean present = false;
+            for (int m : members) {
+                ModuleStat s = rec.modules().get(modules.get(m));
+                if (s != null) {
+                    sum += s.rank();
+                    present = true;
+                }
+            }
+            if (present) {
+                rank.add(sum);
+            } else {
+                rank.addNull();
+            }
+        }
+        return rank;
+    }
+
+    /**
+     * A module's kind, its path inside the layer in short form ("encoder.layer.3.attention.self.query" gives
+     * "query", "model.layers.2.mlp.up_proj" gives "mlp.up_proj"); a module outside numbered layers is its own kind.
+     */
+    static String kindOf(String module) {
+        Matcher m = LAYERED.matcher(module);
+        return m.matches() ? SHORT.getOrDefault(m.group(2), m.group(2)) : module;
     }
 
     /**

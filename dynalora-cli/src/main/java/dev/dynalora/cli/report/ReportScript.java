@@ -241,6 +241,13 @@ final class ReportScript {
                   yAxis: [axis('rank per layer'), axis('total rank', {position: 'right', splitLine: {show: false}})]
                 }));
 
+                // Total rank per module kind (query, value, ffn.in, ...), labelled with its first and last value.
+                draw('chart-kind-' + i, lineChart(stepAxis(), 'rank per module kind', a.kinds.map(function (k) {
+                  var known = k.rank.filter(function (v) { return v !== null; });
+                  var label = k.kind + (known.length ? ' (' + known[0] + ' \u2192 ' + known[known.length - 1] + ')' : '');
+                  return line(label, zip(steps, k.rank), {step: 'end', showSymbol: false});
+                }), {grid: {left: 76, right: 30, top: 44, bottom: 74}}));
+
                 // Gate values: mean with a ±1 std band and a min–max band, over all modules; per module on demand.
                 var gid = 'chart-gate-' + i;
                 if (!a.gate) {
