@@ -12,11 +12,6 @@ import dev.dynalora.generation.TopLogprobs;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.models.AutoModels;
 import dev.dynalora.models.CausalLm;
-import dev.dynalora.formats.peft.PeftAdapters;
-import dev.dynalora.formats.peft.PeftFiles;
-import dev.dynalora.training.CausalLmRuns;
-import dev.dynalora.training.RunFolder;
-import dev.dynalora.training.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -24,7 +19,6 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,7 +91,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (PromptTokenizer tok = PromptTokenizer.load(model, m.bosTokenId())) {
             List<int[]> ids = encode(tok, prompts, m.maxPositions());
             if (adapter != null) {
-                applyAdapter(m);
+                DecoderAdapters.apply(m, model, adapter);
             }
             try (CpuKernels k = threads.kernels()) {
                 Generator g = new Generator(m, k, tok);
@@ -214,41 +208,5 @@ final class GenerateCommand implements Callable<Integer> {
             }
             json.flush();
         });
-    }
-
-    /**
-     * --adapter: a run folder gets the run's method and trained tensors (adapters, or a fully fine-tuned model's
-     * weights); a PEFT folder its adapters. Either must fit --model: a run trained on another base is refused
-     * by name, a PEFT folder for another base by its missing modules or shapes (the reader's one-line error).
-     */
-    private void applyAdapter(CausalLm m) {
-        if (Files.isRegularFile(adapter.resolve(RunFolder.CONFIG))) {
-            RunFolder run = RunFolder.open(adapter);
-            TrainConfig c = run.readConfig();
-            if (!CausalLmRuns.isCausalTask(c.task())) {
-                throw new UserInputException("--adapter " + adapter + " is a " + c.task() + " run (a classifier); generate"
-                        + " takes an lm or sft run, or a PEFT adapter folder");
-            }
-            if (!sameFolder(Path.of(c.model()), model)) {
-                throw new UserInputException("--adapter " + adapter + " was trained on " + c.model() + ", not on --model " + model);
-            }
-            CausalLmRuns.Built built = CausalLmRuns.build(c, m);
-            run.loadTrainable(built.trainable(), m);
-            return;
-        }
-        if (Files.isRegularFile(adapter.resolve(PeftFiles.CONFIG_FILE))) {
-            PeftAdapters.load(adapter, m);
-            return;
-        }
-        throw new UserInputException("--adapter " + adapter + " is neither a PEFT adapter folder (no "
-                + PeftFiles.CONFIG_FILE + ") nor a dynalora run folder (no " + RunFolder.CONFIG + ")");
-    }
-
-    private static boolean sameFolder(Path a, Path b) {
-        try {
-            return a.toRealPath().equals(b.toRealPath());
-        } catch (IOException e) {
-            return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
-        }
     }
 }

@@ -21,7 +21,7 @@ import java.util.List;
  * @param ignoreEos    keep generating past the end-of-sequence token (for timing a fixed number of tokens)
  */
 public record GenerationConfig(int maxNewTokens, float temperature, int topK, float topP, long seed,
-                               List<String> stop, int logprobs, boolean ignoreEos) {
+                               List<String> stop, int logprobs, boolean ignoreEos) implements java.io.Serializable {
     /** Tokens generated at most per prompt unless told otherwise. */
     public static final int DEFAULT_MAX_NEW_TOKENS = 128;
     /** topK that does not limit the choice. */

@@ -90,6 +90,20 @@ public final class Generator {
      *     an empty one, or stop strings without a detokenizer
      */
     public List<Completion> generate(List<int[]> prompts, GenerationConfig config, int batch, Listener listener) {
+        return generate(prompts, 0, config, batch, listener);
+    }
+
+    /**
+     * As {@link #generate(List, GenerationConfig, int, Listener)} for a slice of a longer list of prompts whose
+     * first element is prompt {@code firstIndex} of that list: each prompt's random generator is derived from the
+     * seed and its index in the whole list, so that sampling gives every prompt what one call over the whole list
+     * gives it (a Spark partition generates its rows this way). Completions keep their index in the slice.
+     */
+    public List<Completion> generate(List<int[]> prompts, long firstIndex, GenerationConfig config, int batch,
+                                     Listener listener) {
+        if (firstIndex < 0) {
+            throw new IllegalArgumentException("firstIndex must be >= 0, got " + firstIndex);
+        }
         int context = model.maxPositions();
         if (batch < 1) {
             throw new ConfigException(Setting.BATCH, "must be at least 1, got " + batch);
@@ -121,7 +135,7 @@ public final class Generator {
             return List.of();
         }
         int capacity = (int) Math.min(context, (long) longest + config.maxNewTokens());
-        Run run = new Run(prompts, config, model.newDecodingCache(Math.min(batch, prompts.size()), capacity),
+        Run run = new Run(prompts, firstIndex, config, model.newDecodingCache(Math.min(batch, prompts.size()), capacity),
                 listener != null ? listener : new Listener() { });
         return run.all();
     }
@@ -129,6 +143,7 @@ public final class Generator {
     /** The state of one {@link #generate} call: the cache, its slots, the sequences in flight and those done. */
     private final class Run {
         final List<int[]> prompts;
+        final long firstIndex;     // the index of prompts.get(0) in the whole list, for the per-prompt seeds
         final GenerationConfig config;
         final DecodingCache cache;
         final Listener out;
@@ -139,8 +154,9 @@ public final class Generator {
         final Completion[] done;
         final int vocab;
 
-        Run(List<int[]> prompts, GenerationConfig config, DecodingCache cache, Listener out) {
+        Run(List<int[]> prompts, long firstIndex, GenerationConfig config, DecodingCache cache, Listener out) {
             this.prompts = prompts;
+            this.firstIndex = firstIndex;
             this.config = config;
             this.cache = cache;
             this.out = out;
@@ -170,7 +186,7 @@ public final class Generator {
         /** Prefills a prompt into a free slot and takes its first token (or finishes it at once). */
         void start(int index, int slot) {
             int[] prompt = prompts.get(index);
-            Sequence s = new Sequence(index, slot, prompt, config, detok);
+            Sequence s = new Sequence(index, firstIndex + index, slot, prompt, config, detok);
             if (prompt.length >= model.maxPositions()) {
                 // The context is full: not a single token fits after the prompt.
                 finish(s, FinishReason.LENGTH);
@@ -284,11 +300,11 @@ public final class Generator {
         int[] tokens = new int[16];
         int size;
 
-        Sequence(int index, int slot, int[] prompt, GenerationConfig config, Detokenizer detok) {
+        Sequence(int index, long seedIndex, int slot, int[] prompt, GenerationConfig config, Detokenizer detok) {
             this.index = index;
             this.slot = slot;
             this.prompt = prompt;
-            this.rng = new SplittableRandom(mix(config.seed(), index));
+            this.rng = new SplittableRandom(mix(config.seed(), seedIndex));
             this.text = detok != null ? new CompletionText(detok, prompt, config.stop()) : null;
         }
 
@@ -304,7 +320,7 @@ public final class Generator {
         }
 
         /** A prompt's own seed: the run's seed and its index, scrambled (SplitMix64's finaliser). */
-        static long mix(long seed, int index) {
+        static long mix(long seed, long index) {
             long z = seed + 0x9E3779B97F4A7C15L * (index + 1L);
             z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
             z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;

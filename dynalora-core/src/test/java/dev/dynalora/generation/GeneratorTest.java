@@ -239,6 +239,25 @@ class GeneratorTest {
         l.tok().close();
     }
 
+    /** A slice generated with the index of its first prompt samples each prompt as the whole list does. */
+    @Test
+    void aSliceWithItsFirstIndexSamplesAsTheWholeList() {
+        Loaded l = load(sharedModel("stories260K"));
+        List<int[]> prompts = l.encode("Once upon a time", "The dog", "Lily", "Tom and Sue", "The sun");
+        Generator g = new Generator(l.model(), k, l.tok());
+        GenerationConfig cfg = GenerationConfig.greedy(24).withIgnoreEos(true).withSampling(1f, 0, 1f, 5);
+        List<Completion> whole = g.generate(prompts, cfg, 2, null);
+        List<Completion> tail = g.generate(prompts.subList(2, 5), 2, cfg, 3, null);
+        List<Completion> tailFromZero = g.generate(prompts.subList(2, 5), cfg, 3, null);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(i, tail.get(i).index(), "completions keep their index in the slice");
+            assertArrayEquals(whole.get(i + 2).completionIds(), tail.get(i).completionIds(), "prompt " + (i + 2));
+        }
+        assertFalse(Arrays.equals(whole.get(2).completionIds(), tailFromZero.get(0).completionIds()),
+                "without the offset the slice's first prompt is seeded as prompt 0");
+        l.tok().close();
+    }
+
     @Test
     void stopStringCutsTheCompletionAndIsNeverStreamed() {
         Loaded l = load(sharedModel("stories260K"));

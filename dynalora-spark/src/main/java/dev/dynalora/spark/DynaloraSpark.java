@@ -3,8 +3,11 @@ package dev.dynalora.spark;
 import dev.dynalora.UserInputException;
 import dev.dynalora.data.GlueTask;
 import dev.dynalora.formats.ModelConfig;
+import dev.dynalora.generation.GenerationConfig;
+import dev.dynalora.generation.Generator;
 import dev.dynalora.training.RunFolder;
 import dev.dynalora.training.TrainConfig;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -16,10 +19,11 @@ import org.apache.spark.sql.types.StructType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 /**
- * dynalora on Apache Spark: a fine-tuned classifier (a run folder written by {@code dynalora train}) applied to a
- * column of a DataFrame, in parallel over its partitions.
+ * dynalora on Apache Spark: a fine-tuned classifier (a run folder written by {@code dynalora train}), an encoder's
+ * embeddings or a decoder's completions applied to a column of a DataFrame, in parallel over its partitions.
  *
  * <pre>{@code
  * Dataset<Row> scored = DynaloraSpark.predict(df, "sentence", Path.of("/shared/runs/sst2-lora"));
@@ -42,6 +46,8 @@ public final class DynaloraSpark {
     public static final String LOGITS = "logits";
     public static final String PROBABILITIES = "probabilities";
     public static final String EMBEDDING = "embedding";
+    public static final String COMPLETION = "completion";
+    public static final String FINISH_REASON = "finish_reason";
 
     private DynaloraSpark() {
     }
@@ -209,5 +215,75 @@ public final class DynaloraSpark {
     public static void clearCache() {
         LoadedRun.clear();
         LoadedEncoder.clear();
+        LoadedDecoder.clear();
+    }
+
+    /**
+     * How a generate job generates, as {@code dynalora generate}'s flags.
+     *
+     * @param config  max_new_tokens, temperature, top_k, top_p, seed and stop strings ({@code --max-new-tokens},
+     *                ...); logprobs are not part of the output columns and must be 0
+     * @param batch   sequences in flight at once on an executor ({@code --batch}, default 8); results do not
+     *                depend on it
+     * @param threads compute threads of each executor's model; 0 as in {@link Options}
+     */
+    public record GenerateOptions(GenerationConfig config, int batch, int threads) implements java.io.Serializable {
+        public GenerateOptions {
+            if (config == null) {
+                throw new UserInputException("a generation configuration is required");
+            }
+            if (config.logprobs() != 0) {
+                throw new UserInputException("logprobs are not written by a Spark generate job; use 0");
+            }
+            if (batch < 1) {
+                throw new UserInputException("batch must be at least 1, got " + batch);
+            }
+            if (threads < 0 || threads > 1024) {
+                throw new UserInputException("threads must be between 0 (auto) and 1024, got " + threads);
+            }
+        }
+
+        /** Greedy, {@code maxNewTokens} at most, generate's default batch, threads by the executor. */
+        public static GenerateOptions greedy(int maxNewTokens) {
+            return new GenerateOptions(new GenerationConfig(maxNewTokens, 0f, GenerationConfig.NO_TOP_K,
+                    GenerationConfig.NO_TOP_P, 0L, List.of(), 0, false), Generator.DEFAULT_BATCH, 0);
+        }
+    }
+
+    /**
+     * Completions of the prompts in {@code promptColumn} by the decoder in {@code modelDir} (Llama family), with
+     * the adapter in {@code adapterDir} (a PEFT adapter folder or a dynalora lm/sft run folder, as
+     * {@code generate --adapter}; null for the base model). The result is the input with {@value #COMPLETION}
+     * (string) and {@value #FINISH_REASON} ({@code stop} or {@code length}) appended: for every row what
+     * {@code dynalora generate} writes for the same prompt on the same line of its input, sampled completions
+     * included (each prompt's random generator comes from the seed and the row's index in the input, Spark's
+     * zipWithIndex, which costs one extra job to count the rows of each partition). The folders must be readable
+     * at the same paths on every executor; each executor JVM loads the model once. A prompt longer than the
+     * context fails its task with the row's number (and, after Spark's retries, the job).
+     */
+    public static Dataset<Row> generate(Dataset<Row> df, String promptColumn, Path modelDir, Path adapterDir,
+                                        GenerateOptions options) {
+        Path model = modelDir.toAbsolutePath().normalize();
+        if (!Files.isRegularFile(model.resolve("config.json"))) {
+            throw new UserInputException("model folder " + model + " has no config.json");
+        }
+        Path adapter = adapterDir == null ? null : adapterDir.toAbsolutePath().normalize();
+        if (adapter != null && !Files.isDirectory(adapter)) {
+            throw new UserInputException("adapter folder " + adapter + " does not exist");
+        }
+        StructType schema = df.schema();
+        int prompt = stringColumn(schema, promptColumn);
+        for (String added : new String[] {COMPLETION, FINISH_REASON}) {
+            if (Arrays.asList(schema.fieldNames()).contains(added)) {
+                throw new UserInputException("the input already has a column " + added + "; rename or drop it first");
+            }
+        }
+        StructType out = schema
+                .add(new StructField(COMPLETION, DataTypes.StringType, false, Metadata.empty()))
+                .add(new StructField(FINISH_REASON, DataTypes.StringType, false, Metadata.empty()));
+        GeneratePartitions f = new GeneratePartitions(model.toString(), adapter == null ? null : adapter.toString(),
+                prompt, promptColumn, options);
+        JavaRDD<Row> rows = df.javaRDD().zipWithIndex().mapPartitions(f);
+        return df.sparkSession().createDataFrame(rows, out);
     }
 }
