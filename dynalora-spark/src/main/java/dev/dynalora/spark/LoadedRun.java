@@ -52,7 +52,8 @@ final class LoadedRun {
         TrainConfig c = run.readConfig();
         if (CausalLmRuns.isCausalTask(c.task())) {
             throw new UserInputException(runDir + " is a " + c.task() + " run of a causal LM; spark predict labels"
-                    + " sentences with a GLUE classifier run (generation on Spark is not supported yet)");
+                    + " sentences with a GLUE classifier run (for its completions use DynaloraSpark.generate with the run"
+                    + " folder as the adapter)");
         }
         return c;
     }
