@@ -76,6 +76,9 @@ final class ChatTemplate {
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withMaxOutputSize(MAX_OUTPUT_CHARS)
+                // Jinjava would otherwise render a variable's value again when it looks like a template: a message
+                // "{{ ... }}" would run as template code. Jinja prints values as they are.
+                .withNestedInterpretationEnabled(false)
                 // Jinja's own semantics where Jinjava's defaults differ: {%- -%} and {{- -}} trim as Jinja trims them.
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
                         .withParseWhitespaceControlStrictly(true)

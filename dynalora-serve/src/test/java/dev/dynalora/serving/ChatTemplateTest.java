@@ -94,6 +94,13 @@ class ChatTemplateTest {
     }
 
     @Test
+    void messagesAreTextNotTemplateCode() {
+        String content = "{{ 7 * 7 }} {% for i in range(3) %}x{% endfor %} {{ raise_exception('no') }} {# note #}";
+        assertEquals("<s>[INST] " + content + " [/INST]", ChatTemplate.load(llama2, null).render(List.of(
+                Map.of("role", "user", "content", content))));
+    }
+
+    @Test
     void raiseExceptionIsA400WithTheTemplatesMessage() {
         ChatTemplate t = ChatTemplate.load(llama2, null);
         ApiException e = assertThrows(ApiException.class, () -> t.render(List.of(
