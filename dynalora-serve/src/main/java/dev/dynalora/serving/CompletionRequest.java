@@ -11,7 +11,8 @@ import java.util.function.Function;
 
 /**
  * POST /v1/completions' body, checked field by field as OpenAI's API checks it (a field of the wrong type or
- * out of range is a 400 naming the field). Fields OpenAI defines that this server does not implement are
+ * out of range is a 400 naming the field); also what a chat request becomes ({@link ChatRequest}), the fields both
+ * share read by {@link #sampling}. Fields OpenAI defines that this server does not implement are
  * accepted at their neutral value (n = 1, echo false, no penalties, best_of 1) and refused otherwise;
  * unknown fields are ignored, as OpenAI-compatible servers do.
  */

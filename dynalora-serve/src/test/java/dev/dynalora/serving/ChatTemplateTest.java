@@ -70,6 +70,18 @@ class ChatTemplateTest {
     }
 
     @Test
+    void zephyrsNewlinesAsTrimBlocksLeavesThem() {
+        // TinyLlama's (Zephyr's) template; the expected text is what transformers' docs show apply_chat_template give.
+        String zephyr = "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\\n' + message['content']"
+                + " + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\\n' + message['content'] + eos_token }}\n"
+                + "{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\\n'  + message['content'] + eos_token }}\n{% endif %}\n"
+                + "{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+        assertEquals("<|system|>\nYou are a pirate</s>\n<|user|>\nHow many helicopters?</s>\n<|assistant|>\n",
+                template("zephyr", zephyr).render(List.of(Map.of("role", "system", "content", "You are a pirate"),
+                        Map.of("role", "user", "content", "How many helicopters?"))));
+    }
+
+    @Test
     void theTemplatesBosIsTheOnlyBos() {
         ChatTemplate t = ChatTemplate.load(llama2, null);
         String one = t.render(List.of(Map.of("role", "user", "content", "Once upon a time")));
