@@ -22,7 +22,8 @@ import java.util.concurrent.CountDownLatch;
  * finish for up to --shutdown-grace seconds, and exits 0. A second signal exits at once.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Serve a causal LM and its LoRA adapters over an OpenAI-compatible HTTP API (/v1/completions, /v1/models,"
+        description = "Serve a causal LM and its LoRA adapters over an OpenAI-compatible HTTP API (/v1/completions,"
+                + " /v1/chat/completions, /v1/models,"
                 + " /v1/load_lora_adapter, /health, /metrics), batching requests for different adapters together; or an"
                 + " encoder's /v1/embeddings; and /v1/classify for GLUE runs (--classifier).")
 final class ServeCommand implements Callable<Integer> {
@@ -35,6 +36,11 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--classifier", paramLabel = "NAME=RUN_DIR", description = "Serve a GLUE run folder written by dynalora train under NAME"
             + " on POST /v1/classify, with the labels and scores predict gives (repeatable).")
     List<String> classifierSpecs = new ArrayList<>();
+
+    @Option(names = "--chat-template", paramLabel = "FILE", description = "A Jinja chat template (Hugging Face's format)"
+            + " for POST /v1/chat/completions, instead of the model folder's (tokenizer_config.json's chat_template), as"
+            + " vLLM's --chat-template.")
+    Path chatTemplate;
 
     @Option(names = "--served-model-name", paramLabel = "NAME", description = "The name requests give for the base model (default: the folder's name).")
     String modelName;
@@ -91,7 +97,7 @@ final class ServeCommand implements Callable<Integer> {
             key = null;
         }
         ServeOptions o = new ServeOptions(model, modelName, adapters, host, port, threads.resolve(), key, maxLoaded,
-                adapterRoot, maxBatch, maxQueue, maxRequestBytes, classifiers);
+                adapterRoot, maxBatch, maxQueue, maxRequestBytes, classifiers, chatTemplate);
         // Javalin logs a failed start (a port in use) itself, before the one-line error below; Jetty's notices
         // are for operators only at error level. (slf4j-simple reads these when the loggers are first made.)
         System.setProperty("org.slf4j.simpleLogger.log.io.javalin", "off");

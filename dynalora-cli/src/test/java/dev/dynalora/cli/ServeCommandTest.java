@@ -40,6 +40,15 @@ class ServeCommandTest {
     }
 
     @Test
+    void aChatTemplateThatIsNotThereOrForAnEncoder(@TempDir Path dir) throws Exception {
+        assertUserError(CliRunner.run("serve", "--model", stories260K(), "--port", "0", "--chat-template",
+                dir.resolve("gone.jinja").toString()), "--chat-template");
+        Path t = java.nio.file.Files.writeString(dir.resolve("t.jinja"), "{{ messages[0].content }}");
+        assertUserError(CliRunner.run("serve", "--model", CliRunner.miniLm().toString(), "--port", "0", "--chat-template",
+                t.toString()), "--chat-template needs a causal language model");
+    }
+
+    @Test
     void classifierMistakes(@TempDir Path dir) {
         assertUserError(CliRunner.run("serve", "--port", "0"), "--classifier NAME=RUN_DIR");
         assertUserError(CliRunner.run("serve", "--classifier", dir.toString()), "NAME=RUN_DIR");

@@ -87,6 +87,15 @@ public final class PromptTokenizer implements Detokenizer, AutoCloseable {
         return ids;
     }
 
+    /**
+     * The ids of a text that carries its own special tokens, such as a rendered chat template ("&lt;s&gt;[INST]
+     * ..."): nothing added or removed, whatever add_bos_token says (transformers' add_special_tokens=False, as
+     * apply_chat_template tokenizes its text). Special tokens written in the text become their ids.
+     */
+    public int[] encodeVerbatim(String text) {
+        return tokenizer.encodeTokens(text);
+    }
+
     @Override
     public String decode(int[] ids, int from, int to) {
         return tokenizer.decode(Arrays.copyOfRange(ids, from, to), true);

@@ -11,7 +11,8 @@ import java.util.function.Function;
 
 /**
  * POST /v1/completions' body, checked field by field as OpenAI's API checks it (a field of the wrong type or
- * out of range is a 400 naming the field). Fields OpenAI defines that this server does not implement are
+ * out of range is a 400 naming the field); also what a chat request becomes ({@link ChatRequest}), the fields both
+ * share read by {@link #sampling}. Fields OpenAI defines that this server does not implement are
  * accepted at their neutral value (n = 1, echo false, no penalties, best_of 1) and refused otherwise;
  * unknown fields are ignored, as OpenAI-compatible servers do.
  */
@@ -24,9 +25,12 @@ final class CompletionRequest {
 
     String model;
     List<int[]> prompts;
+    /** The prompt tokens usage reports (a chat's prompt once, whatever n). */
+    int promptTokens;
     boolean stream;
     boolean includeUsage;
-    int logprobs; // 0: none asked for (logprobs null or absent)
+    /** The most likely tokens to report beside each chosen one (0 with logprobs asked: the chosen one's only). */
+    int logprobs;
     boolean logprobsAsked;
     GenerationConfig config;
 
@@ -36,10 +40,40 @@ final class CompletionRequest {
      * @param vocab   for token-id prompts
      */
     static CompletionRequest parse(JsonNode body, Function<String, int[]> encode, int context, int vocab) {
+        CompletionRequest r = new CompletionRequest();
+        r.model = model(body);
+        r.prompts = prompts(body.get("prompt"), encode, context, vocab);
+        for (int[] p : r.prompts) {
+            r.promptTokens += p.length;
+        }
+        long maxTokens = integer(body, "max_tokens", 16, 1, Long.MAX_VALUE);
+        JsonNode lp = body.get("logprobs");
+        if (lp != null && !lp.isNull()) {
+            if (lp.isBoolean()) {
+                throw ApiException.badRequest("logprobs must be an integer from 0 to " + MAX_LOGPROBS
+                        + " on /v1/completions (the number of most likely tokens to report)", "logprobs");
+            }
+            r.logprobs = (int) integer(body, "logprobs", 0, 0, MAX_LOGPROBS);
+            r.logprobsAsked = true;
+        }
+        neutral(body, "n", 1);
+        neutral(body, "best_of", 1);
+        if (bool(body, "echo", false)) {
+            throw ApiException.badRequest("echo is not supported by this server", "echo");
+        }
+        JsonNode suffix = body.get("suffix");
+        if (suffix != null && !suffix.isNull()) {
+            throw ApiException.badRequest("suffix is not supported by this server", "suffix");
+        }
+        r.sampling(body, maxTokens, context);
+        return r;
+    }
+
+    /** The body's model field (checked to be a JSON object first). */
+    static String model(JsonNode body) {
         if (body == null || !body.isObject()) {
             throw ApiException.badRequest("the request body must be a JSON object", null);
         }
-        CompletionRequest r = new CompletionRequest();
         JsonNode m = body.get("model");
         if (m == null || m.isNull()) {
             throw ApiException.badRequest("you must provide a model parameter", "model");
@@ -47,9 +81,15 @@ final class CompletionRequest {
         if (!m.isTextual()) {
             throw ApiException.badRequest("model must be a string", "model");
         }
-        r.model = m.asText();
-        r.prompts = prompts(body.get("prompt"), encode, context, vocab);
-        long maxTokens = integer(body, "max_tokens", 16, 1, Long.MAX_VALUE);
+        return m.asText();
+    }
+
+    /**
+     * The fields completions and chat completions share (temperature, top_p, top_k, seed, stop, stream,
+     * stream_options, penalties, logit_bias), read into this request's config with maxTokens cut to the context
+     * and the logprobs already read.
+     */
+    void sampling(JsonNode body, long maxTokens, int context) {
         // max_tokens beyond the context is cut to it: the completion then ends at the context (finish_reason length).
         int maxNew = (int) Math.min(maxTokens, context);
         double temperature = number(body, "temperature", 1.0, 0.0, 2.0);
@@ -64,51 +104,34 @@ final class CompletionRequest {
         } else {
             throw ApiException.badRequest("seed must be an integer", "seed");
         }
-        JsonNode lp = body.get("logprobs");
-        if (lp != null && !lp.isNull()) {
-            if (lp.isBoolean()) {
-                throw ApiException.badRequest("logprobs must be an integer from 0 to " + MAX_LOGPROBS
-                        + " on /v1/completions (the number of most likely tokens to report)", "logprobs");
-            }
-            r.logprobs = (int) integer(body, "logprobs", 0, 0, MAX_LOGPROBS);
-            r.logprobsAsked = true;
-        }
-        r.stream = bool(body, "stream", false);
+        stream = bool(body, "stream", false);
         JsonNode so = body.get("stream_options");
         if (so != null && !so.isNull()) {
             if (!so.isObject()) {
                 throw ApiException.badRequest("stream_options must be an object", "stream_options");
             }
-            if (!r.stream) {
+            if (!stream) {
                 throw ApiException.badRequest("stream_options is only allowed with stream: true", "stream_options");
             }
-            r.includeUsage = bool(so, "include_usage", false);
+            includeUsage = bool(so, "include_usage", false);
         }
         List<String> stop = stops(body.get("stop"));
-        neutral(body, "n", 1);
-        neutral(body, "best_of", 1);
-        if (bool(body, "echo", false)) {
-            throw ApiException.badRequest("echo is not supported by this server", "echo");
-        }
         if (number(body, "presence_penalty", 0, -2, 2) != 0 || number(body, "frequency_penalty", 0, -2, 2) != 0) {
             throw ApiException.badRequest("presence_penalty and frequency_penalty are not supported by this server (0 only)",
                     body.has("presence_penalty") ? "presence_penalty" : "frequency_penalty");
-        }
-        JsonNode suffix = body.get("suffix");
-        if (suffix != null && !suffix.isNull()) {
-            throw ApiException.badRequest("suffix is not supported by this server", "suffix");
         }
         JsonNode bias = body.get("logit_bias");
         if (bias != null && !bias.isNull() && !(bias.isObject() && bias.isEmpty())) {
             throw ApiException.badRequest("logit_bias is not supported by this server", "logit_bias");
         }
         try {
-            r.config = new GenerationConfig(maxNew, (float) temperature, topK < 0 ? 0 : (int) topK,
-                    temperature == 0 ? 1f : (float) topP, seed, stop, r.logprobs, false);
+            // The generator reports the chosen token's logprob only beside at least one top token: ask it for one
+            // when the client wants the chosen ones alone (logprobs 0); the answer reports `logprobs` of them.
+            config = new GenerationConfig(maxNew, (float) temperature, topK < 0 ? 0 : (int) topK,
+                    temperature == 0 ? 1f : (float) topP, seed, stop, logprobsAsked ? Math.max(1, logprobs) : 0, false);
         } catch (UserInputException e) {
             throw ApiException.badRequest(e.getMessage(), null);
         }
-        return r;
     }
 
     private static List<int[]> prompts(JsonNode p, Function<String, int[]> encode, int context, int vocab) {
@@ -144,18 +167,22 @@ final class CompletionRequest {
             throw ApiException.badRequest("at most " + MAX_PROMPTS + " prompts per request, got " + out.size(), "prompt");
         }
         for (int i = 0; i < out.size(); i++) {
-            int n = out.get(i).length;
             String which = out.size() > 1 ? " (prompt " + i + ")" : "";
-            if (n == 0) {
+            if (out.get(i).length == 0) {
                 throw ApiException.badRequest("the prompt has no tokens" + which, "prompt");
             }
-            if (n > context) {
-                throw new ApiException(400, "invalid_request_error", "This model's maximum context length is " + context
-                        + " tokens, however you requested " + n + " tokens in the prompt" + which + ". Please reduce the"
-                        + " length of the prompt.", "prompt", "context_length_exceeded");
-            }
+            checkLength(out.get(i).length, context, which, "prompt");
         }
         return out;
+    }
+
+    /** OpenAI's 400 for a prompt longer than the context (the message gives both lengths). */
+    static void checkLength(int n, int context, String which, String param) {
+        if (n > context) {
+            throw new ApiException(400, "invalid_request_error", "This model's maximum context length is " + context
+                    + " tokens, however you requested " + n + " tokens in the prompt" + which + ". Please reduce the"
+                    + " length of the prompt.", param, "context_length_exceeded");
+        }
     }
 
     private static int[] ids(JsonNode list, int vocab) {
@@ -170,7 +197,7 @@ final class CompletionRequest {
         return ids;
     }
 
-    private static List<String> stops(JsonNode s) {
+    static List<String> stops(JsonNode s) {
         List<String> out = new ArrayList<>();
         if (s == null || s.isNull()) {
             return out;
@@ -245,7 +272,7 @@ final class CompletionRequest {
         return v.asBoolean();
     }
 
-    private static void neutral(JsonNode body, String field, int value) {
+    static void neutral(JsonNode body, String field, int value) {
         long v = integer(body, field, value, 1, Integer.MAX_VALUE);
         if (v != value) {
             throw ApiException.badRequest(field + " must be " + value + " on this server, got " + v, field);

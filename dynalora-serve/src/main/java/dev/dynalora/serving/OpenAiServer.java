@@ -44,7 +44,8 @@ import java.util.concurrent.TimeUnit;
  * {@code dynalora serve}: an OpenAI-compatible HTTP server (Javalin on Jetty) for one decoder base model and
  * any number of LoRA adapters on it, with continuous batching across adapters ({@link Scheduler}).
  *
- * <p>Routes: GET /v1/models, POST /v1/completions (streamed as server-sent events with {@code stream: true}),
+ * <p>Routes: GET /v1/models, POST /v1/completions and POST /v1/chat/completions (the conversation rendered by the
+ * model's {@link ChatTemplate}; both streamed as server-sent events with {@code stream: true}),
  * POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's names; loading only from folders under
  * --adapter-root), GET /health, GET /metrics (Prometheus). Given an encoder (BERT family) instead, it answers
  * POST /v1/embeddings ({@link EmbeddingService}). With --classifier NAME=RUN_DIR (with or without a base model) it
@@ -63,6 +64,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final Scheduler scheduler;        // null for an encoder
     private final EmbeddingService embeddings; // null for a decoder
     private final ClassifierService classifiers; // null without --classifier
+    private final ChatTemplate chatTemplate;   // null for an encoder or classifiers only
     private final String baseName;
     private final byte[] apiKeyDigest;
     private final long created = System.currentTimeMillis() / 1000;
@@ -105,6 +107,10 @@ public final class OpenAiServer implements AutoCloseable {
         if (o.model() == null && o.classifiers().isEmpty()) {
             throw new UserInputException("serve needs --model DIR, --classifier NAME=RUN_DIR, or both");
         }
+        if (o.chatTemplate() != null && (o.model() == null || !AutoModels.isCausalLm(o.model()))) {
+            throw new UserInputException("--chat-template needs a causal language model (--model DIR, model_type llama):"
+                    + " chat completions are generated");
+        }
         this.baseName = o.model() == null ? null
                 : o.modelName() != null ? o.modelName() : o.model().toAbsolutePath().normalize().getFileName().toString();
         for (String name : o.classifiers().keySet()) {
@@ -126,7 +132,10 @@ public final class OpenAiServer implements AutoCloseable {
             this.metrics = new ServerMetrics(() -> 0, () -> 0);
             this.kernels = new CpuKernels(o.threads());
             this.embeddings = null;
+            this.chatTemplate = null;
         } else if (AutoModels.isCausalLm(o.model())) {
+            // The template first: a bad --chat-template file is refused before anything heavy is loaded.
+            this.chatTemplate = ChatTemplate.load(o.model(), o.chatTemplate());
             this.model = AutoModels.causalLm(o.model());
             this.tokenizer = new SafeTokenizer(PromptTokenizer.load(o.model(), model.bosTokenId()));
             this.adapters = new AdapterRegistry(new AdapterLoader(model), baseName, o.maxLoadedAdapters(), root);
@@ -150,6 +159,7 @@ public final class OpenAiServer implements AutoCloseable {
             this.metrics = new ServerMetrics(() -> 0, () -> 0);
             this.kernels = new CpuKernels(o.threads());
             this.embeddings = new EmbeddingService(o.model(), kernels);
+            this.chatTemplate = null;
         }
         ClassifierService cs = null;
         if (!o.classifiers().isEmpty()) {
@@ -179,6 +189,7 @@ public final class OpenAiServer implements AutoCloseable {
             config.routes.get("/metrics", this::scrape);
             config.routes.get("/v1/models", this::models);
             config.routes.post("/v1/completions", this::completions);
+            config.routes.post("/v1/chat/completions", this::chatCompletions);
             config.routes.post("/v1/embeddings", this::embed);
             config.routes.post("/v1/classify", this::classify);
             config.routes.post("/v1/load_lora_adapter", this::loadAdapter);
@@ -490,6 +501,29 @@ public final class OpenAiServer implements AutoCloseable {
             throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
         }
         CompletionRequest r = CompletionRequest.parse(body(ctx), tokenizer::encode, model.maxPositions(), model.vocabSize());
+        run(ctx, r, new CompletionAnswers(tokenizer::token, r.logprobs));
+    }
+
+    /** POST /v1/chat/completions: the conversation rendered by the chat template, then generated as completions are. */
+    private void chatCompletions(Context ctx) throws IOException {
+        handlers.incrementAndGet();
+        try {
+            decoderOnly("/v1/chat/completions");
+            if (draining) {
+                throw new ApiException(503, "server_error", "the server is shutting down", null, "shutting_down");
+            }
+            if (!chatTemplate.available()) {
+                throw ApiException.badRequest(chatTemplate.missing(), null);
+            }
+            CompletionRequest r = ChatRequest.parse(body(ctx), chatTemplate, tokenizer::encodeVerbatim, model.maxPositions());
+            run(ctx, r, new ChatAnswers(tokenizer::token, r.logprobs));
+        } finally {
+            handlers.decrementAndGet();
+        }
+    }
+
+    /** Generates a parsed request for its model (the base or an adapter) and answers it in the route's format. */
+    private void run(Context ctx, CompletionRequest r, AnswerFormat format) throws IOException {
         String adapter;
         if (r.model.equals(baseName)) {
             adapter = null;
@@ -499,20 +533,20 @@ public final class OpenAiServer implements AutoCloseable {
             throw ApiException.notFound("The model `" + r.model + "` does not exist (GET /v1/models lists the base and"
                     + " its adapters)", "model", "model_not_found");
         }
-        String id = "cmpl-" + HexFormat.of().formatHex(randomBytes());
+        String id = format.idPrefix() + HexFormat.of().formatHex(randomBytes());
         long now = System.currentTimeMillis() / 1000;
         if (r.stream) {
-            stream(ctx, r, adapter, id, now);
+            stream(ctx, r, adapter, format, id, now);
         } else {
-            complete(ctx, r, adapter, id, now);
+            complete(ctx, r, adapter, format, id, now);
         }
     }
 
     /** Collects every prompt's completion, then answers once. */
-    private void complete(Context ctx, CompletionRequest r, String adapter, String id, long now) {
+    private void complete(Context ctx, CompletionRequest r, String adapter, AnswerFormat format, String id, long now) {
         int n = r.prompts.size();
         Completion[] done = new Completion[n];
-        List<List<Token>> tokens = new ArrayList<>();
+        List<List<GeneratedToken>> tokens = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             tokens.add(new ArrayList<>());
         }
@@ -523,7 +557,7 @@ public final class OpenAiServer implements AutoCloseable {
             @Override
             public void onToken(int index, int token, String text, float logprob, TopLogprobs top) {
                 if (r.logprobsAsked) {
-                    tokens.get(index).add(new Token(token, logprob, top));
+                    tokens.get(index).add(new GeneratedToken(token, logprob, top));
                 }
             }
 
@@ -550,54 +584,28 @@ public final class OpenAiServer implements AutoCloseable {
         } catch (ExecutionException e) {
             throw e.getCause() instanceof ApiException a ? a : new ApiException(500, "server_error", "internal error", null, null);
         }
-        ObjectNode out = JSON.createObjectNode();
-        out.put("id", id);
-        out.put("object", "text_completion");
-        out.put("created", now);
-        out.put("model", r.model);
+        ObjectNode out = header(id, format.object(), now, r.model);
         ArrayNode choices = out.putArray("choices");
-        int promptTokens = 0;
         int completionTokens = 0;
         for (int i = 0; i < n; i++) {
             Completion c = done[i];
             ObjectNode ch = choices.addObject();
             ch.put("index", i);
-            ch.put("text", c.text());
-            if (r.logprobsAsked) {
-                ch.set("logprobs", logprobs(tokens.get(i)));
-            } else {
-                ch.putNull("logprobs");
-            }
+            format.choice(ch, c, r.logprobsAsked ? tokens.get(i) : null);
             ch.put("finish_reason", c.finishReason().json());
-            promptTokens += c.promptIds().length;
             completionTokens += c.completionIds().length;
         }
-        usage(out.putObject("usage"), promptTokens, completionTokens);
+        usage(out.putObject("usage"), r.promptTokens, completionTokens);
         json(ctx, 200, out);
     }
 
-    private record Token(int id, float logprob, TopLogprobs top) {
-    }
-
-    private ObjectNode logprobs(List<Token> list) {
-        ObjectNode lp = JSON.createObjectNode();
-        ArrayNode toks = lp.putArray("tokens");
-        ArrayNode lps = lp.putArray("token_logprobs");
-        ArrayNode tops = lp.putArray("top_logprobs");
-        ArrayNode offs = lp.putArray("text_offset");
-        int offset = 0;
-        for (Token t : list) {
-            String s = tokenizer.token(t.id);
-            toks.add(s);
-            lps.add(t.logprob);
-            ObjectNode top = tops.addObject();
-            for (int k = 0; k < t.top.size(); k++) {
-                top.put(tokenizer.token(t.top.ids()[k]), t.top.logprobs()[k]);
-            }
-            offs.add(offset);
-            offset += s.length();
-        }
-        return lp;
+    private static ObjectNode header(String id, String object, long now, String model) {
+        ObjectNode out = JSON.createObjectNode();
+        out.put("id", id);
+        out.put("object", object);
+        out.put("created", now);
+        out.put("model", model);
+        return out;
     }
 
     private static void usage(ObjectNode u, int prompt, int completion) {
@@ -606,15 +614,19 @@ public final class OpenAiServer implements AutoCloseable {
         u.put("total_tokens", prompt + completion);
     }
 
-    /** Server-sent events: a chunk per piece of text, one with each choice's finish_reason, then [DONE]. */
-    private void stream(Context ctx, CompletionRequest r, String adapter, String id, long now) throws IOException {
+    /**
+     * Server-sent events: the format's opening chunk for each choice (chat: the assistant's role), a chunk per
+     * piece of text, one with each choice's finish_reason, then [DONE].
+     */
+    private void stream(Context ctx, CompletionRequest r, String adapter, AnswerFormat format, String id, long now)
+            throws IOException {
         BlockingQueue<Object> events = new LinkedBlockingQueue<>();
         int n = r.prompts.size();
         Scheduler.Job job = new Scheduler.Job(adapter, r.prompts, r.config, new Scheduler.Listener() {
             @Override
             public void onToken(int index, int token, String text, float logprob, TopLogprobs top) {
                 if (!text.isEmpty() || r.logprobsAsked) {
-                    events.add(new Piece(index, text, r.logprobsAsked ? new Token(token, logprob, top) : null, null));
+                    events.add(new Piece(index, text, r.logprobsAsked ? new GeneratedToken(token, logprob, top) : null, null));
                 }
             }
 
@@ -636,9 +648,18 @@ public final class OpenAiServer implements AutoCloseable {
         res.setHeader("X-Accel-Buffering", "no");
         OutputStream out = res.getOutputStream();
         int finished = 0;
-        int promptTokens = 0;
         int completionTokens = 0;
         try {
+            for (int i = 0; i < n; i++) {
+                ObjectNode chunk = header(id, format.chunkObject(), now, r.model);
+                ObjectNode ch = chunk.putArray("choices").addObject();
+                ch.put("index", i);
+                if (!format.opening(ch)) {
+                    break;
+                }
+                ch.putNull("finish_reason");
+                send(out, chunk);
+            }
             while (finished < n) {
                 Object ev = events.take();
                 if (ev instanceof ApiException e) {
@@ -646,23 +667,13 @@ public final class OpenAiServer implements AutoCloseable {
                     break;
                 }
                 Piece p = (Piece) ev;
-                ObjectNode chunk = JSON.createObjectNode();
-                chunk.put("id", id);
-                chunk.put("object", "text_completion");
-                chunk.put("created", now);
-                chunk.put("model", r.model);
+                ObjectNode chunk = header(id, format.chunkObject(), now, r.model);
                 ObjectNode ch = chunk.putArray("choices").addObject();
                 ch.put("index", p.index);
-                ch.put("text", p.text);
-                if (p.token != null) {
-                    ch.set("logprobs", logprobs(List.of(p.token)));
-                } else {
-                    ch.putNull("logprobs");
-                }
+                format.piece(ch, p.text, p.token, p.done != null);
                 if (p.done != null) {
                     ch.put("finish_reason", p.done.finishReason().json());
                     finished++;
-                    promptTokens += p.done.promptIds().length;
                     completionTokens += p.done.completionIds().length;
                 } else {
                     ch.putNull("finish_reason");
@@ -670,13 +681,9 @@ public final class OpenAiServer implements AutoCloseable {
                 send(out, chunk);
             }
             if (finished == n && r.includeUsage) {
-                ObjectNode chunk = JSON.createObjectNode();
-                chunk.put("id", id);
-                chunk.put("object", "text_completion");
-                chunk.put("created", now);
-                chunk.put("model", r.model);
+                ObjectNode chunk = header(id, format.chunkObject(), now, r.model);
                 chunk.putArray("choices");
-                usage(chunk.putObject("usage"), promptTokens, completionTokens);
+                usage(chunk.putObject("usage"), r.promptTokens, completionTokens);
                 send(out, chunk);
             }
             out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
@@ -689,7 +696,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    private record Piece(int index, String text, Token token, Completion done) {
+    private record Piece(int index, String text, GeneratedToken token, Completion done) {
     }
 
     private static void send(OutputStream out, JsonNode chunk) throws IOException {
@@ -748,7 +755,7 @@ public final class OpenAiServer implements AutoCloseable {
     private static String routeName(Context ctx) {
         String p = ctx.path();
         return switch (p) {
-            case "/v1/completions", "/v1/embeddings", "/v1/classify", "/v1/models", "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/health", "/metrics" -> p;
+            case "/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/classify", "/v1/models", "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/health", "/metrics" -> p;
             default -> "other";
         };
     }
@@ -777,6 +784,10 @@ public final class OpenAiServer implements AutoCloseable {
 
         synchronized int[] encode(String text) {
             return inner.encode(text);
+        }
+
+        synchronized int[] encodeVerbatim(String text) {
+            return inner.encodeVerbatim(text);
         }
 
         @Override

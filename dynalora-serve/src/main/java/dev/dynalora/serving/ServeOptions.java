@@ -21,13 +21,23 @@ import java.util.Map;
  * @param maxQueue          prompts waiting at most; a request that would exceed it is answered 429
  * @param maxRequestBytes   the largest request body (413 beyond)
  * @param classifiers       GLUE run folders served by POST /v1/classify, by name (--classifier NAME=RUN_DIR)
+ * @param chatTemplate      a file holding the Jinja chat template for POST /v1/chat/completions (--chat-template),
+ *                          instead of the model folder's; null: the model folder's, if any
  */
 public record ServeOptions(Path model, String modelName, Map<String, Path> adapters, String host, int port, int threads,
                            String apiKey, int maxLoadedAdapters, Path adapterRoot, int maxBatch, int maxQueue,
-                           long maxRequestBytes, Map<String, Path> classifiers) {
+                           long maxRequestBytes, Map<String, Path> classifiers, Path chatTemplate) {
     public ServeOptions {
         adapters = new LinkedHashMap<>(adapters);
         classifiers = new LinkedHashMap<>(classifiers == null ? Map.of() : classifiers);
+    }
+
+    /** With the model folder's chat template. */
+    public ServeOptions(Path model, String modelName, Map<String, Path> adapters, String host, int port, int threads,
+                        String apiKey, int maxLoadedAdapters, Path adapterRoot, int maxBatch, int maxQueue,
+                        long maxRequestBytes, Map<String, Path> classifiers) {
+        this(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch, maxQueue,
+                maxRequestBytes, classifiers, null);
     }
 
     /** Without classifiers. */
@@ -40,7 +50,7 @@ public record ServeOptions(Path model, String modelName, Map<String, Path> adapt
 
     public ServeOptions withClassifiers(Map<String, Path> c) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes, c);
+                maxQueue, maxRequestBytes, c, chatTemplate);
     }
 
     public static ServeOptions defaults(Path model) {
@@ -50,31 +60,36 @@ public record ServeOptions(Path model, String modelName, Map<String, Path> adapt
 
     public ServeOptions withAdapters(Map<String, Path> a) {
         return new ServeOptions(model, modelName, a, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes, classifiers);
+                maxQueue, maxRequestBytes, classifiers, chatTemplate);
     }
 
     public ServeOptions withPort(int p) {
         return new ServeOptions(model, modelName, adapters, host, p, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes, classifiers);
+                maxQueue, maxRequestBytes, classifiers, chatTemplate);
     }
 
     public ServeOptions withThreads(int t) {
         return new ServeOptions(model, modelName, adapters, host, port, t, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes, classifiers);
+                maxQueue, maxRequestBytes, classifiers, chatTemplate);
     }
 
     public ServeOptions withApiKey(String k) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, k, maxLoadedAdapters, adapterRoot, maxBatch,
-                maxQueue, maxRequestBytes, classifiers);
+                maxQueue, maxRequestBytes, classifiers, chatTemplate);
     }
 
     public ServeOptions withAdapterRoot(Path r) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, r, maxBatch,
-                maxQueue, maxRequestBytes, classifiers);
+                maxQueue, maxRequestBytes, classifiers, chatTemplate);
     }
 
     public ServeOptions withLimits(int loaded, int batch, int queue) {
         return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, loaded, adapterRoot, batch, queue,
-                maxRequestBytes, classifiers);
+                maxRequestBytes, classifiers, chatTemplate);
+    }
+
+    public ServeOptions withChatTemplate(Path file) {
+        return new ServeOptions(model, modelName, adapters, host, port, threads, apiKey, maxLoadedAdapters, adapterRoot, maxBatch,
+                maxQueue, maxRequestBytes, classifiers, file);
     }
 }

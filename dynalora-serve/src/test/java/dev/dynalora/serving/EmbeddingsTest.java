@@ -46,6 +46,10 @@ class EmbeddingsTest {
             assertEquals(400, http.post("/v1/embeddings", "{\"model\": \"all-MiniLM-L6-v2\", \"input\": 3}").status());
             assertEquals(404, http.post("/v1/embeddings", "{\"model\": \"other\", \"input\": \"x\"}").status());
             assertEquals(400, http.post("/v1/completions", Http.completion("all-MiniLM-L6-v2", "x", 3)).status());
+            Http.Response chat = http.post("/v1/chat/completions", "{\"model\": \"all-MiniLM-L6-v2\", \"messages\": [{\"role\":"
+                    + " \"user\", \"content\": \"x\"}]}");
+            assertEquals(400, chat.status(), chat.body());
+            assertTrue(chat.errorMessage().contains("needs a causal language model"), chat.body());
             assertEquals("all-MiniLM-L6-v2", http.get("/v1/models").json().path("data").get(0).path("id").asText());
         }
     }

@@ -152,6 +152,19 @@ class RoutesTest {
     }
 
     @Test
+    void logprobsZeroReportsTheChosenTokensAlone() {
+        Http.Response r = http.post("/v1/completions", "{\"model\": \"a1\", \"prompt\": \"Once upon a time\", \"max_tokens\": 5,"
+                + " \"temperature\": 0, \"logprobs\": 0}");
+        assertEquals(200, r.status(), r.body());
+        JsonNode lp = r.json().path("choices").get(0).path("logprobs");
+        assertEquals(5, lp.path("token_logprobs").size(), r.body());
+        for (int t = 0; t < 5; t++) {
+            assertEquals(referenceA1.get(0).topLogprobs().get(t).logprobs()[0], (float) lp.path("token_logprobs").get(t).asDouble());
+            assertTrue(lp.path("top_logprobs").get(t).isObject() && lp.path("top_logprobs").get(t).isEmpty(), r.body());
+        }
+    }
+
+    @Test
     void aBadRequestWhileOthersRunLeavesThemAlone() throws Exception {
         List<CompletableFuture<Http.Response>> running = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
