@@ -118,6 +118,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", defaultValue = "0", description = "Use only the first N dev examples (0: all).")
     int evalLimit;
 
+    @Option(names = "--shards", defaultValue = "" + TrainConfig.DEFAULT_SHARDS, paramLabel = "N",
+            description = "Split each batch into N contiguous shards, computed one after another and their gradients"
+                    + " summed in shard order: exactly what N data-parallel workers (dynalora spark train --workers N)"
+                    + " compute, for a bit-identical single-process run. Default: ${DEFAULT-VALUE} (the whole batch at once).")
+    int shards;
+
     @Option(names = "--log-every", defaultValue = "" + TrainConfig.DEFAULT_LOG_EVERY, description = "Steps between metrics.jsonl lines. Default: ${DEFAULT-VALUE}.")
     int logEvery;
 
@@ -230,6 +236,7 @@ final class TrainCommand implements Callable<Integer> {
                 .warmupRatio(warmupRatio).weightDecay(weightDecay).maxGradNorm(maxGradNorm)
                 .trainLimit(limit).evalLimit(evalLimit).logEvery(logEvery)
                 .saveEvery(saveEvery != null ? saveEvery : TrainConfig.DEFAULT_SAVE_EVERY)
+                .shards(shards)
                 .adaptive(adaptive())
                 .build();
         c.validate();
@@ -277,15 +284,7 @@ final class TrainCommand implements Callable<Integer> {
                 threads.threads != null ? threads.resolve() : before.threads(),
                 saveEvery != null ? saveEvery : before.saveEvery());
         c.validate();
-        if (CausalLmRuns.isCausalTask(c.task())) {
-            CausalLmRuns.Built built = CausalLmRuns.build(c);
-            CausalLmRuns.checkMemory(built, c);
-            return train(c, run, CausalLmRuns.setup(built, CausalLmRuns.loadData(c, built.model()), c), true);
-        }
-        GlueTrainer.Built built = GlueTrainer.build(c);
-        GlueTrainer.checkMemory(built, c);
-        GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
-        return train(c, run, GlueTrainer.setup(built, loaded, c), true);
+        return train(c, run, Trainer.Setup.of(c), true);
     }
 
     private AdaptiveOptions adaptive() {
