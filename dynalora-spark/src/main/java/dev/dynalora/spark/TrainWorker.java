@@ -90,7 +90,7 @@ final class TrainWorker extends AbstractFunction1<Iterator<Integer>, Iterator<St
             run.truncate(RunFolder.METRICS, 0);
             run.truncate(RunFolder.ALLOCATION, 0);
         }
-        AllGatherGradients gathered = new AllGatherGradients(rank, workers, ctx::allGather);
+        AllGatherGradients gathered = new AllGatherGradients(rank, workers, m -> PromptGather.allGather(ctx, m));
         StepHook hook = beforeStep;
         BatchGradients gradients = hook == null ? gathered : new BatchGradients() {
             @Override
