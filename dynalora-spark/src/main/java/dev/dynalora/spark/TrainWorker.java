@@ -33,7 +33,8 @@ import java.util.Map;
  *
  * <p>Every worker starts from the folder's checkpoint when it has one (the leader's decision, all-gathered first,
  * so all agree), so a barrier stage that Spark retries after a lost task resumes where the last checkpoint was.
- * A user error or a divergence is answered as a result, not thrown: retrying would only repeat it.
+ * A user error while building the run (any worker's, all-gathered with that decision) or a divergence (the same
+ * on every worker) is answered as a result, not thrown: retrying would only repeat it.
  */
 final class TrainWorker extends AbstractFunction1<Iterator<Integer>, Iterator<String>> implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -70,20 +71,30 @@ final class TrainWorker extends AbstractFunction1<Iterator<Integer>, Iterator<St
         int rank = ctx.partitionId();
         int stageAttempt = ctx.stageAttemptNumber();
         RunFolder folder = new RunFolder(Path.of(runDir));
-        // The leader decides whether this attempt resumes; the checkpoint it saw is never deleted, so the
-        // followers find it too.
-        boolean resume = Boolean.parseBoolean(ctx.allGather(Boolean.toString(folder.hasCheckpoint()))[0]);
-        TrainConfig c;
-        Trainer.Setup setup;
+        TrainConfig c = null;
+        Trainer.Setup setup = null;
+        String problem = null;
         try {
             c = JSON.readValue(config, TrainConfig.class);
             setup = Trainer.Setup.of(c);
         } catch (UserInputException e) {
-            // The same on every worker (the same configuration and files): one answer, no retry.
-            return answer(rank, ERROR + e.getMessage());
+            problem = e.getMessage();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        // One all-gather before training: whether every worker could build the run (a worker that stopped here
+        // alone would leave the others waiting in their first all-gather for good), and whether the leader sees a
+        // checkpoint to resume from (it is never deleted, so the followers find it too).
+        String[] ready = PromptGather.allGather(ctx, (problem == null ? "ok\t" : "error\t") + folder.hasCheckpoint()
+                + "\t" + (problem == null ? "" : problem));
+        for (String r : ready) {
+            String[] f = r.split("\t", 3);
+            if (f[0].equals("error")) {
+                // A user error (a missing file, a bad setting): answered once, not retried (it would recur).
+                return answer(rank, ERROR + f[2]);
+            }
+        }
+        boolean resume = Boolean.parseBoolean(ready[0].split("\t", 3)[1]);
         RunFolder run = rank == 0 ? folder : folder.follower();
         if (!resume) {
             // A retried attempt that had not reached a checkpoint starts over: drop what it logged.

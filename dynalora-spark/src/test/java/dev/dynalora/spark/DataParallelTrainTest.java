@@ -2,6 +2,7 @@ package dev.dynalora.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.dynalora.UserInputException;
 import dev.dynalora.formats.SafetensorsReader;
 import dev.dynalora.kernels.CpuKernels;
 import dev.dynalora.training.RunFolder;
@@ -23,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -186,5 +188,19 @@ class DataParallelTrainTest {
         assertEquals(1, failures.get(), "the failure was injected once");
         assertBitIdentical(sharded, tensors(dir), "retried and resumed vs uninterrupted");
         assertEquals(shardedTrainRecords, trainRecords(dir), "metrics.jsonl's training records, cut back and resumed");
+    }
+
+    @Test
+    void aRunTheWorkersCannotBuildIsOneUserErrorNotARetry() throws Exception {
+        Path dir = RunFolder.create(Fixtures.dir().resolve("dp-bad-data"), false).dir();
+        TrainConfig bad = config(2, 1, 0).toBuilder().data(Fixtures.dir().resolve("no-glue").toString()).build();
+        AtomicInteger steps = new AtomicInteger();
+        TrainWorker.beforeStep = (attempt, rank, step) -> steps.incrementAndGet();
+        UserInputException e = assertThrows(UserInputException.class, () -> DynaloraSpark.train(spark, bad, dir, 2));
+        assertTrue(e.getMessage().contains("no-glue"), e.getMessage());
+        assertEquals(0, steps.get());
+        UserInputException tooMany = assertThrows(UserInputException.class,
+                () -> DynaloraSpark.train(spark, config(2, 1, 0), dir, 3));
+        assertTrue(tooMany.getMessage().contains("shards 2"), tooMany.getMessage());
     }
 }
