@@ -17,7 +17,10 @@ import java.util.concurrent.TimeUnit;
  * <p>This wakes the waiting task thread every {@code pollMillis} with an interrupt, so the loop checks the future
  * again: Spark's own check, sooner. Interrupts are sent only while this thread is inside allGather, under a lock
  * that the thread takes on its way out before it clears its interrupt flag, so none leaks into what the task
- * does next (file channels, for one, close on an interrupt). {@code pollMillis} 0 calls allGather as it is.
+ * does next (file channels, for one, close on an interrupt). Inside allGather only Spark's own code runs: its
+ * RPC send is asynchronous (Netty's event loop does the I/O), so an interrupt there only cuts a sleep short; a
+ * log appender writing through an NIO channel in that window would be the exception (Spark logs nothing there at
+ * its default level). {@code pollMillis} 0 calls allGather as it is.
  */
 final class PromptGather {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
