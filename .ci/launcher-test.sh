@@ -58,6 +58,16 @@ bin/dynalora spark predict --master 'local[2]' --run "$tmp/run" --input "$tmp/te
 check "spark predict writes predict's file, with nothing on standard error" \
   '[ $rc = 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/pred.tsv" "$tmp/spark.tsv" || { cat "$tmp/err"; false; }'
 
+# spark train through the launcher: two workers in local[2] write the run folder that train --shards 2 writes
+# (the trained tensors byte for byte), and nothing on standard error (no Spark logging, no JVM warnings).
+bin/dynalora train --model ../shared/models/all-MiniLM-L6-v2 --task sst2 --data ../shared/glue --out "$tmp/shards2" \
+  --limit 32 --eval-limit 8 --epochs 1 --batch 16 --max-len 32 --threads 2 --shards 2 >/dev/null 2>&1
+bin/dynalora spark train --master 'local[2]' --workers 2 --model ../shared/models/all-MiniLM-L6-v2 --task sst2 \
+  --data ../shared/glue --out "$tmp/dp" --limit 32 --eval-limit 8 --epochs 1 --batch 16 --max-len 32 \
+  >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark train --workers 2 trains train --shards 2's tensors, with nothing on standard error" \
+  '[ $rc = 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/shards2/trainable.safetensors" "$tmp/dp/trainable.safetensors" || { cat "$tmp/err"; false; }'
+
 for i in 1 2 3; do
   bin/dynalora >"$tmp/out" 2>"$tmp/err"; rc=$?
   last="$(tail -n 1 "$tmp/err")"

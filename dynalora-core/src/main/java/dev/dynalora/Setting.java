@@ -13,7 +13,7 @@ public enum Setting {
     RS_LORA("rsLora"), LORA_DROPOUT("loraDropout"), EPOCHS("epochs"), BATCH("batch"), LR("lr"), MAX_LEN("maxLen"),
     SEED("seed"), THREADS("threads"), WARMUP_RATIO("warmupRatio"), WEIGHT_DECAY("weightDecay"),
     MAX_GRAD_NORM("maxGradNorm"), TRAIN_LIMIT("trainLimit"), EVAL_LIMIT("evalLimit"), LOG_EVERY("logEvery"),
-    SAVE_EVERY("saveEvery"),
+    SAVE_EVERY("saveEvery"), SHARDS("shards"),
     // AdaptiveOptions
     R_MAX("rMax"), R_MIN("rMin"), TAU("tau"), IMPORTANCE("importance"), REALLOCATION("reallocation"), GATE("gate"),
     GATE_PER_TOKEN("gatePerToken"), GATE_LR_RATIO("gateLrRatio"), MAX_RANK_STEP("maxRankStep"), INIT_R("initR"),

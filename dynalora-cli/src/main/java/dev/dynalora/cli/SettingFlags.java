@@ -63,6 +63,7 @@ final class SettingFlags {
         m.put(Setting.EVAL_LIMIT, option("--eval-limit", "train"));
         m.put(Setting.LOG_EVERY, option("--log-every", "train"));
         m.put(Setting.SAVE_EVERY, option("--save-every", "train"));
+        m.put(Setting.SHARDS, option("--shards", "train"));
         m.put(Setting.R_MAX, option("--r-max", "train"));
         m.put(Setting.R_MIN, option("--r-min", "train"));
         m.put(Setting.TAU, option("--tau", "train"));

@@ -28,10 +28,15 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
-/** dynalora train: fine-tune on a GLUE task with one of the methods; writes a run folder. */
+/**
+ * dynalora train: fine-tune on a GLUE task with one of the methods; writes a run folder. Front ends that train
+ * elsewhere with the same flags and run folder (dynalora spark train) extend it and override
+ * {@link #runTraining}.
+ */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Fine-tune a model on a GLUE task.")
-final class TrainCommand implements Callable<Integer> {
+public class TrainCommand implements Callable<Integer> {
     /** Steps between checkpoints when --save-every is not given. */
     static final int DEFAULT_SAVE_EVERY = TrainConfig.DEFAULT_SAVE_EVERY;
 
@@ -118,6 +123,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", defaultValue = "0", description = "Use only the first N dev examples (0: all).")
     int evalLimit;
 
+    @Option(names = "--shards", defaultValue = "" + TrainConfig.DEFAULT_SHARDS, paramLabel = "N",
+            description = "Split each batch into N contiguous shards, computed one after another and their gradients"
+                    + " summed in shard order: exactly what N data-parallel workers (dynalora spark train --workers N)"
+                    + " compute, for a bit-identical single-process run. Default: ${DEFAULT-VALUE} (the whole batch at once).")
+    int shards;
+
     @Option(names = "--log-every", defaultValue = "" + TrainConfig.DEFAULT_LOG_EVERY, description = "Steps between metrics.jsonl lines. Default: ${DEFAULT-VALUE}.")
     int logEvery;
 
@@ -183,6 +194,48 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     ThreadsOption threads;
 
+    /** The flags --resume accepts (a subclass adds its own, e.g. where the run is computed). */
+    protected Set<String> resumeFlags() {
+        return RESUME_FLAGS;
+    }
+
+    /** --threads when it is not given: all of this machine's cores. */
+    protected int defaultThreads() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    /**
+     * The configuration as this command runs it, for a new run or (resuming) the run's own with its new
+     * settings; a subclass may refuse or adjust it (dynalora spark train sets shards to its workers). Called
+     * before the run folder is touched.
+     */
+    protected TrainConfig adjust(TrainConfig c, boolean resuming) {
+        return c;
+    }
+
+    /**
+     * Trains (or, resuming, continues) the run in {@code run} with configuration {@code c}; returns the summary.
+     * Here: in this process, with a progress display and Ctrl-C as a clean stop. {@code setup} builds the model,
+     * method and data (already checked, not yet built).
+     */
+    protected Map<String, Object> runTraining(TrainConfig c, RunFolder run, Supplier<Trainer.Setup> setup,
+                                              boolean resuming) throws Exception {
+        Map<String, Object> summary;
+        Trainer.Setup s = setup.get();
+        try (CpuKernels k = new CpuKernels(c.threads()); ProgressListener pl = new ProgressListener(c.epochs())) {
+            Interrupts.arm();
+            Trainer trainer = new Trainer(c, k, pl);
+            summary = resuming ? trainer.resume(run, s) : trainer.run(run, s);
+        } finally {
+            Interrupts.disarm();
+        }
+        UserMessage warning = Trainer.peftGateWarning(s.method(), s.model());
+        if (warning != null) {
+            System.err.println("dynalora: warning: " + warning.render(SettingFlags::text));
+        }
+        return summary;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (resume) {
@@ -214,7 +267,7 @@ final class TrainCommand implements Callable<Integer> {
         GlueTrainer.checkMemory(built, c);
         GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
         RunFolder run = RunFolder.create(out, overwrite);
-        return train(c, run, GlueTrainer.setup(built, loaded, c), false);
+        return train(c, run, () -> GlueTrainer.setup(built, loaded, c), false);
     }
 
     /** --task lm or sft: the decoder is loaded first, since the defaults of --targets and --max-len are its. */
@@ -226,7 +279,7 @@ final class TrainCommand implements Callable<Integer> {
         CausalLmRuns.checkMemory(built, c);
         CausalLmRuns.Data loaded = CausalLmRuns.loadData(c, lm);
         RunFolder run = RunFolder.create(out, overwrite);
-        return train(c, run, CausalLmRuns.setup(built, loaded, c), false);
+        return train(c, run, () -> CausalLmRuns.setup(built, loaded, c), false);
     }
 
     private TrainConfig config(Method m, float peak, String resolvedTargets, int resolvedMaxLen) {
@@ -236,29 +289,23 @@ final class TrainCommand implements Callable<Integer> {
                 .data(data.toAbsolutePath().normalize().toString())
                 .method(m.id())
                 .rank(rank).alpha(alpha).targets(resolvedTargets).rsLora(rsLora).loraDropout(loraDropout)
-                .epochs(epochs).batch(batch).lr(peak).maxLen(resolvedMaxLen).seed(seed).threads(threads.resolve())
+                .epochs(epochs).batch(batch).lr(peak).maxLen(resolvedMaxLen).seed(seed).threads(resolvedThreads())
                 .warmupRatio(warmupRatio).weightDecay(weightDecay).maxGradNorm(maxGradNorm)
                 .trainLimit(limit).evalLimit(evalLimit).logEvery(logEvery)
                 .saveEvery(saveEvery != null ? saveEvery : TrainConfig.DEFAULT_SAVE_EVERY)
+                .shards(shards)
                 .adaptive(adaptive())
                 .build();
         c.validate();
-        return c;
+        return adjust(c, false);
     }
 
-    private int train(TrainConfig c, RunFolder run, Trainer.Setup setup, boolean resuming) throws Exception {
-        Map<String, Object> summary;
-        try (CpuKernels k = new CpuKernels(c.threads()); ProgressListener pl = new ProgressListener(c.epochs())) {
-            Interrupts.arm();
-            Trainer trainer = new Trainer(c, k, pl);
-            summary = resuming ? trainer.resume(run, setup) : trainer.run(run, setup);
-        } finally {
-            Interrupts.disarm();
-        }
-        UserMessage warning = Trainer.peftGateWarning(setup.method(), setup.model());
-        if (warning != null) {
-            System.err.println("dynalora: warning: " + warning.render(SettingFlags::text));
-        }
+    private int resolvedThreads() {
+        return threads.threads != null ? threads.resolve() : defaultThreads();
+    }
+
+    private int train(TrainConfig c, RunFolder run, Supplier<Trainer.Setup> setup, boolean resuming) throws Exception {
+        Map<String, Object> summary = runTraining(c, run, setup, resuming);
         System.out.println(new ObjectMapper().writeValueAsString(summary));
         return 0;
     }
@@ -270,7 +317,7 @@ final class TrainCommand implements Callable<Integer> {
     private int resumeRun() throws Exception {
         ParseResult parsed = spec.commandLine().getParseResult();
         List<String> refused = parsed.matchedOptions().stream()
-                .map(o -> o.longestName()).filter(n -> !RESUME_FLAGS.contains(n)).distinct().toList();
+                .map(o -> o.longestName()).filter(n -> !resumeFlags().contains(n)).distinct().toList();
         if (!refused.isEmpty()) {
             throw new UserInputException("--resume continues with the run's own configuration (" + RunFolder.CONFIG
                     + "); drop " + String.join(", ", refused) + " (only --lr, --max-grad-norm, --threads and --save-every may change)");
@@ -287,15 +334,8 @@ final class TrainCommand implements Callable<Integer> {
                 threads.threads != null ? threads.resolve() : before.threads(),
                 saveEvery != null ? saveEvery : before.saveEvery());
         c.validate();
-        if (CausalLmRuns.isCausalTask(c.task())) {
-            CausalLmRuns.Built built = CausalLmRuns.build(c);
-            CausalLmRuns.checkMemory(built, c);
-            return train(c, run, CausalLmRuns.setup(built, CausalLmRuns.loadData(c, built.model()), c), true);
-        }
-        GlueTrainer.Built built = GlueTrainer.build(c);
-        GlueTrainer.checkMemory(built, c);
-        GlueTrainer.Data loaded = GlueTrainer.loadData(c, built.task());
-        return train(c, run, GlueTrainer.setup(built, loaded, c), true);
+        TrainConfig adjusted = adjust(c, true);
+        return train(adjusted, run, () -> Trainer.Setup.of(adjusted), true);
     }
 
     private AdaptiveOptions adaptive() {

@@ -94,7 +94,8 @@ public final class AdapterDropout {
                 keep = new long[Dropout.maskWords(n)];
             }
             xa = scratch.get(n);
-            Dropout.forward(k, xa, x, n, p, batch.dropoutSeed() ^ SEED_SALT, batch.step() * SITES + site, keep);
+            Dropout.forward(k, xa, x, n, p, batch.dropoutSeed() ^ SEED_SALT, batch.step() * SITES + site,
+                    batch.dropoutOffset(n), keep);
         }
         k.sgemm(false, true, rows, rank, in, 1f, xa, 0, in, a, 0, in, 0f, u, 0, rank);
     }

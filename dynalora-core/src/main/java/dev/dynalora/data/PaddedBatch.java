@@ -29,4 +29,18 @@ public record PaddedBatch(int batch, int seqLen, int[] ids, int[] typeIds, int[]
         }
         return new PaddedBatch(b, t, flatIds, flatTypes, mask);
     }
+
+    /** Examples [from, to) of this batch, with its seqLen (one shard of it, padded as the whole batch is). */
+    public PaddedBatch rows(int from, int to) {
+        if (from < 0 || to > batch || from > to) {
+            throw new IllegalArgumentException("rows [" + from + ", " + to + ") of a batch of " + batch);
+        }
+        if (from == 0 && to == batch) {
+            return this;
+        }
+        int a = from * seqLen;
+        int e = to * seqLen;
+        return new PaddedBatch(to - from, seqLen, java.util.Arrays.copyOfRange(ids, a, e),
+                java.util.Arrays.copyOfRange(typeIds, a, e), java.util.Arrays.copyOfRange(attentionMask, a, e));
+    }
 }

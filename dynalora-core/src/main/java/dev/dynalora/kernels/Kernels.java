@@ -200,7 +200,8 @@ public interface Kernels {
     // ------------------------------------------------------------------------------------------------
     // Dropout. The mask is part of the contract, so every backend draws the same one: element i is kept
     // iff the high 32 bits of mix(key + G (i + 1)) are >= round(p 2^32), with G = 0x9E3779B97F4A7C15,
-    // key = mix(mix(seed) + G (stream + 1)) and mix the SplitMix64 finaliser (p >= 1 drops everything).
+    // key = mix(mix(seed) + G (stream + 1)) and mix the SplitMix64 finaliser (p >= 1 drops everything);
+    // with an offset first, element i hashes index first + i.
     // Kept elements are scaled by (float) (1 / (1 - p)) (0 for p >= 1).
     // ------------------------------------------------------------------------------------------------
 
@@ -208,10 +209,26 @@ public interface Kernels {
      * out[i] = kept(i) ? in[i] * scale : 0 (out may be in); p == 0 is an exact copy. With keep not null
      * (at least ceil(n / 64) longs) the mask is also recorded: bit (i & 63) of keep[i >>> 6] set iff kept.
      */
-    void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long[] keep);
+    default void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long[] keep) {
+        dropoutForward(out, in, n, p, seed, stream, 0L, keep);
+    }
+
+    /**
+     * As {@link #dropoutForward(float[], float[], int, float, long, long, long[])} for a part of a larger tensor
+     * that starts at element {@code first} of it: element i of these arrays is kept iff element first + i of the
+     * whole tensor is (the hash's index is first + i; the recorded bits are still indexed by i). A shard of a
+     * batch draws with first = (its first example) x (elements per example) exactly the mask the whole batch
+     * draws on its elements; first = 0 is the plain call.
+     */
+    void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long first, long[] keep);
 
     /** din[i] += kept(i) ? dout[i] * scale : 0, the mask recomputed from (seed, stream). */
-    void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream);
+    default void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream) {
+        dropoutBackward(din, dout, n, p, seed, stream, 0L);
+    }
+
+    /** As above with the mask of element first + i for element i (see the offset forward). */
+    void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream, long first);
 
     /**
      * din[i] (+)= kept ? dout[i] * scale : 0 with the mask recorded by {@link #dropoutForward}: accumulated

@@ -376,13 +376,13 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long[] keep) {
+    public void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long first, long[] keep) {
         float scale = keptScale(p);
         if (keep != null) {
             Arrays.fill(keep, 0, (n + 63) / 64, 0L);
         }
         for (int i = 0; i < n; i++) {
-            boolean k = kept(seed, stream, i, p);
+            boolean k = kept(seed, stream, first + i, p);
             out[i] = k ? (float) ((double) in[i] * scale) : 0f;
             if (k && keep != null) {
                 keep[i / 64] |= 1L << (i % 64);
@@ -391,10 +391,10 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream) {
+    public void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream, long first) {
         float scale = keptScale(p);
         for (int i = 0; i < n; i++) {
-            if (kept(seed, stream, i, p)) {
+            if (kept(seed, stream, first + i, p)) {
                 din[i] = (float) (din[i] + (double) dout[i] * scale);
             }
         }

@@ -53,7 +53,17 @@ public final class Attention {
      * (at least n floats) the dropped probabilities, n = batch * nHeads * seqLen * seqLen (or batch * nHeads *
      * seqLen for {@link FirstTokenAttention}). Both are needed again by backward.
      */
-    public record ProbsDropout(float p, long seed, long stream, long[] keep, float[] dropped) {
+    public record ProbsDropout(float p, long seed, long stream, long[] keep, float[] dropped, int firstExample) {
+        /** For a whole batch (firstExample 0). */
+        public ProbsDropout(float p, long seed, long stream, long[] keep, float[] dropped) {
+            this(p, seed, stream, keep, dropped, 0);
+        }
+
+        /** The mask index of element 0 of these probabilities, n of them over batch examples (see TokenBatch). */
+        long first(long n, int batch) {
+            return firstExample == 0 || batch == 0 ? 0L : (long) firstExample * (n / batch);
+        }
+
         /** Whether this drops anything (null or rate 0: plain attention). */
         static boolean active(ProbsDropout d) {
             return d != null && d.p > 0f;
@@ -108,7 +118,7 @@ public final class Attention {
                 kern.softmaxRowsLocal(probs, u * tt, seqLen, seqLen, causal ? 1 : seqLen, maskBias, b * seqLen);
             }
         });
-        kern.dropoutForward(drop.dropped(), probs, n, drop.p(), drop.seed(), drop.stream(), drop.keep());
+        kern.dropoutForward(drop.dropped(), probs, n, drop.p(), drop.seed(), drop.stream(), drop.first(n, batch), drop.keep());
         float[] dropped = drop.dropped();
         kern.parallelForDynamic(batch * nHeads, HEADS_PER_BLOCK, (u0, u1) -> {
             for (int u = u0; u < u1; u++) {

@@ -71,16 +71,71 @@ public final class CrossEntropy {
     }
 
     /**
+     * As {@link #backward(Kernels, float[], float[], int[], int, int, float)} for a shard of a larger batch whose
+     * mean loss has {@code denominator} non-ignored examples in all: each non-ignored example here gets
+     * dloss * (probs - onehot) / denominator, the factor computed as the whole batch's call computes it, so
+     * with denominator = this shard's own count it is that call exactly.
+     */
+    public static void backward(Kernels k, float[] dlogits, float[] probs, int[] labels, int batch, int classes,
+                                float dloss, long denominator) {
+        if (dlogits == null) {
+            return;
+        }
+        Checks.nonNegative(batch, "batch");
+        Checks.positive(classes, "classes");
+        Checks.len(dlogits, (long) batch * classes, "dlogits");
+        Checks.len(probs, (long) batch * classes, "probs");
+        int count = countLabels(labels, batch, classes);
+        if (count == 0 || denominator <= 0) {
+            return;
+        }
+        k.crossEntropyBackward(dlogits, probs, labels, batch, classes, (float) ((double) dloss / denominator), IGNORE_INDEX);
+    }
+
+    /**
+     * A shard's part of a batch's mean loss: its own mean over {@code count} non-ignored examples, times count /
+     * denominator. Exactly the mean when count == denominator (mean * count is exact in a double for any count
+     * below 2^29), so a one-shard batch reports the plain mean.
+     */
+    public static float share(float mean, long count, long denominator) {
+        if (count == 0 || denominator <= 0) {
+            return 0f;
+        }
+        return (float) ((double) mean * count / denominator);
+    }
+
+    /** How many of labels[0, batch) are not {@link #IGNORE_INDEX}. */
+    public static int scored(int[] labels, int batch) {
+        int count = 0;
+        for (int i = 0; i < batch; i++) {
+            if (labels[i] != IGNORE_INDEX) {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /**
      * probs := dloss * (probs - onehot(label)) / count in place (ignored rows set to 0): the gradient of the
      * mean loss written over the softmax that {@link #forward} left there. A causal language model's
      * [tokens, vocabulary] buffer is hundreds of MB, so this spares it a second one of the same size.
      */
     public static void backwardInPlace(Kernels k, float[] probs, int[] labels, int batch, int classes, float dloss) {
+        backwardInPlace(k, probs, labels, batch, classes, dloss, -1);
+    }
+
+    /**
+     * As above for a shard of a larger batch whose mean loss has {@code denominator} non-ignored rows in all
+     * (negative: this shard's own count, the plain call).
+     */
+    public static void backwardInPlace(Kernels k, float[] probs, int[] labels, int batch, int classes, float dloss,
+                                       long denominator) {
         Checks.nonNegative(batch, "batch");
         Checks.positive(classes, "classes");
         Checks.len(probs, (long) batch * classes, "probs");
         int count = countLabels(labels, batch, classes);
-        float f = count == 0 ? 0f : (float) ((double) dloss / count);
+        long d = denominator < 0 ? count : denominator;
+        float f = count == 0 || d == 0 ? 0f : (float) ((double) dloss / d);
         k.crossEntropyBackwardInPlace(probs, labels, batch, classes, f, IGNORE_INDEX);
     }
 

@@ -35,6 +35,41 @@ public final class Dropout {
     }
 
     /**
+     * As the forward above for elements [first, first + n) of a larger tensor (a shard of a batch): element i
+     * of these arrays gets the mask of element first + i; keep (may be null) records the mask as the
+     * recording forward does, indexed by i. first = 0 is the plain call.
+     */
+    public static void forward(Kernels k, float[] out, float[] in, int n, float p, long seed, long stream, long first,
+                               long[] keep) {
+        checkP(p);
+        Checks.nonNegative(n, "n");
+        Checks.len(out, n, "out");
+        Checks.len(in, n, "in");
+        if (first < 0) {
+            throw new IllegalArgumentException("first must be >= 0, got " + first);
+        }
+        if (keep != null && keep.length < maskWords(n)) {
+            throw new IllegalArgumentException("keep needs " + maskWords(n) + " words");
+        }
+        k.dropoutForward(out, in, n, p, seed, stream, first, keep);
+    }
+
+    /** As the hashing backward below, with the mask of element first + i for element i. */
+    public static void backward(Kernels k, float[] din, float[] dout, int n, float p, long seed, long stream, long first) {
+        if (din == null) {
+            return;
+        }
+        checkP(p);
+        Checks.nonNegative(n, "n");
+        Checks.len(din, n, "din");
+        Checks.len(dout, n, "dout");
+        if (first < 0) {
+            throw new IllegalArgumentException("first must be >= 0, got " + first);
+        }
+        k.dropoutBackward(din, dout, n, p, seed, stream, first);
+    }
+
+    /**
      * din[i] += keep(i) ? dout[i] / (1 - p) : 0, recomputing the forward mask from (seed, stream). No-op
      * when din is null.
      */

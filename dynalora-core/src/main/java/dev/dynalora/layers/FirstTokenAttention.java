@@ -63,7 +63,7 @@ public final class FirstTokenAttention {
                     kern.softmaxRowsLocal(probs, u * seqLen, 1, seqLen, seqLen, maskBias, e * seqLen);
                 }
             });
-            kern.dropoutForward(drop.dropped(), probs, n, drop.p(), drop.seed(), drop.stream(), drop.keep());
+            kern.dropoutForward(drop.dropped(), probs, n, drop.p(), drop.seed(), drop.stream(), drop.first(n, batch), drop.keep());
             float[] dropped = drop.dropped();
             kern.parallelForDynamic(batch * nHeads, Attention.HEADS_PER_BLOCK * 4, (u0, u1) -> {
                 for (int u = u0; u < u1; u++) {

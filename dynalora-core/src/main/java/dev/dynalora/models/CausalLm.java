@@ -42,6 +42,14 @@ public interface CausalLm extends AdaptableModel {
     float lossAndGradientsOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch);
 
     /**
+     * As above for a shard of a training step's batch (batch.firstExample() where it starts): the loss is a mean
+     * over {@code denominator} targets, the whole batch's non-ignored ones, of which this shard holds some;
+     * returns this shard's part of that mean and accumulates its gradients. With denominator = the shard's own
+     * count it is the call above exactly.
+     */
+    float lossAndGradientsOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch, long denominator);
+
+    /**
      * A generous estimate of the heap one training step on a batch of {@code batch} x {@code seqLen} tokens
      * needs beyond the weights (saved activations, logits, workspace), for the memory guard.
      */

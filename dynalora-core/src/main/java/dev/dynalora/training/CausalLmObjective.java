@@ -67,6 +67,21 @@ public final class CausalLmObjective implements Objective {
     }
 
     @Override
+    public Loss lossAndGradients(Kernels k, int[] batch, int from, int to, long seed, long step) {
+        if (from == 0 && to == batch.length) {
+            return lossAndGradients(k, batch, seed, step);
+        }
+        Batch b = Batch.of(train, batch);
+        int a = from * b.seqLen;
+        int e = to * b.seqLen;
+        int[] mask = java.util.Arrays.copyOfRange(b.mask, a, e);
+        TokenBatch tb = new TokenBatch(to - from, b.seqLen, mask, true, seed, step, from);
+        float loss = model.lossAndGradientsOnTargets(k, java.util.Arrays.copyOfRange(b.ids, a, e),
+                java.util.Arrays.copyOfRange(b.targets, a, e), tb, b.scored);
+        return new Loss(loss, (long) (to - from) * b.seqLen);
+    }
+
+    @Override
     public Map<String, Double> evaluate(Kernels k, int batch, LongConsumer progress) {
         double sum = 0;
         long count = 0;

@@ -65,6 +65,10 @@ final class Checkpointer {
         if (bad != null) {
             return bad;
         }
+        if (!run.writes()) {
+            pending = p.step; // a follower keeps the leader's bookkeeping and writes nothing
+            return null;
+        }
         Map<String, Long> logs = new LinkedHashMap<>();
         for (String log : List.of(RunFolder.METRICS, RunFolder.ALLOCATION)) {
             run.sync(log);
@@ -92,6 +96,10 @@ final class Checkpointer {
 
     /** The step after the pending state diverged: forget that state, keep the confirmed checkpoint. */
     void discardPending() {
+        if (!run.writes()) {
+            pending = -1;
+            return;
+        }
         try {
             Files.deleteIfExists(run.pendingCheckpoint());
         } catch (IOException e) {
@@ -102,7 +110,9 @@ final class Checkpointer {
 
     private void publish() {
         if (pending >= 0) {
-            AtomicFiles.replace(run.pendingCheckpoint(), run.checkpoint());
+            if (run.writes()) {
+                AtomicFiles.replace(run.pendingCheckpoint(), run.checkpoint());
+            }
             confirmed = pending;
             pending = -1;
         }

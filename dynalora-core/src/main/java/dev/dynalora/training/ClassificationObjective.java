@@ -55,6 +55,21 @@ public final class ClassificationObjective implements Objective {
     }
 
     @Override
+    public Loss lossAndGradients(Kernels k, int[] batch, int from, int to, long seed, long step) {
+        if (from == 0 && to == batch.length) {
+            return lossAndGradients(k, batch, seed, step);
+        }
+        EncodedExamples set = data.trainSet();
+        PaddedBatch b = set.batch(batch).rows(from, to);
+        int[] shard = java.util.Arrays.copyOfRange(batch, from, to);
+        int[] labels = set.labels(shard);
+        long denominator = model.numLabels() == 1 ? batch.length
+                : dev.dynalora.layers.CrossEntropy.scored(set.labels(batch), batch.length);
+        float value = loss.lossAndGradients(k, b, labels, set.targets(shard), true, seed, step, from, denominator);
+        return new Loss(value, (long) b.batch() * b.seqLen());
+    }
+
+    @Override
     public Map<String, Double> evaluate(Kernels k, int batch, LongConsumer progress) {
         return GlueTrainer.evaluate(k, model, task, data.devSet(), batch, progress);
     }

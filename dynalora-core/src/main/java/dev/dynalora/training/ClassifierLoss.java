@@ -25,24 +25,51 @@ final class ClassifierLoss {
 
     /** The loss; gradients accumulated into the model's trainable parameters and adapters. */
     float lossAndGradients(Kernels k, PaddedBatch b, int[] labels, float[] targets, boolean training, long seed, long step) {
-        TokenBatch tb = new TokenBatch(b.batch(), b.seqLen(), b.attentionMask(), training, seed, step);
+        return lossAndGradients(k, b, labels, targets, training, seed, step, 0, -1);
+    }
+
+    /**
+     * As above for a shard of a training step's batch: b holds the shard's examples (padded to the whole batch's
+     * length), the first of them example {@code firstExample} of the batch (dropout masks are drawn where the
+     * whole batch draws them), and the loss mean's denominator is {@code denominator}, the whole batch's
+     * scored examples (negative: this shard's own, the plain call). Returns the shard's part of the batch's
+     * mean loss ({@link CrossEntropy#share}); gradients are those of that part.
+     */
+    float lossAndGradients(Kernels k, PaddedBatch b, int[] labels, float[] targets, boolean training, long seed, long step,
+                           int firstExample, long denominator) {
+        TokenBatch tb = new TokenBatch(b.batch(), b.seqLen(), b.attentionMask(), training, seed, step, firstExample);
         float[] logits = model.forward(k, b.ids(), b.typeIds(), tb, true);
         int c = model.numLabels();
         int n = b.batch();
-        if (dLogits.length < n * c) {
-            probs = new float[n * c];
-            dLogits = new float[n * c];
-            preds = new float[n];
+        // Regression's backward scales by 2 / (its n): run it over the whole batch's length (rows past this
+        // shard's have pred = target = 0, so no gradient), which gives every row the whole batch's factor.
+        int rows = c == 1 && denominator > n ? (int) denominator : n;
+        if (dLogits.length < rows * c) {
+            probs = new float[rows * c];
+            dLogits = new float[rows * c];
+            preds = new float[rows];
         }
-        Arrays.fill(dLogits, 0, n * c, 0f);
+        Arrays.fill(dLogits, 0, rows * c, 0f);
         float loss;
         if (c == 1) {
             System.arraycopy(logits, 0, preds, 0, n);
             loss = MeanSquaredError.forward(k, preds, targets, n);
-            MeanSquaredError.backward(k, dLogits, preds, targets, n, 1f);
+            if (rows > n) {
+                float[] t = Arrays.copyOf(targets, rows);
+                Arrays.fill(preds, n, rows, 0f);
+                MeanSquaredError.backward(k, dLogits, preds, t, rows, 1f);
+                loss = CrossEntropy.share(loss, n, rows);
+            } else {
+                MeanSquaredError.backward(k, dLogits, preds, targets, n, 1f);
+            }
         } else {
             loss = CrossEntropy.forward(k, probs, null, logits, labels, n, c);
-            CrossEntropy.backward(k, dLogits, probs, labels, n, c, 1f);
+            if (denominator < 0) {
+                CrossEntropy.backward(k, dLogits, probs, labels, n, c, 1f);
+            } else {
+                CrossEntropy.backward(k, dLogits, probs, labels, n, c, 1f, denominator);
+                loss = CrossEntropy.share(loss, CrossEntropy.scored(labels, n), denominator);
+            }
         }
         model.backward(k, dLogits, tb);
         return loss;

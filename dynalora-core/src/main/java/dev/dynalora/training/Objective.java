@@ -27,7 +27,21 @@ public interface Objective {
      * Forward and backward on the training examples {@code idx}: the loss, gradients accumulated into the
      * trainable parameters (the caller zeroes them first), and the tokens computed (padding included).
      */
-    Loss lossAndGradients(Kernels k, int[] idx, long seed, long step);
+    default Loss lossAndGradients(Kernels k, int[] idx, long seed, long step) {
+        return lossAndGradients(k, idx, 0, idx.length, seed, step);
+    }
+
+    /**
+     * Forward and backward on one shard of the training batch {@code batch}: its examples [from, to), padded
+     * to the whole batch's longest (so every tensor has the row layout it has in the whole batch), with the
+     * dropout masks the whole batch draws on them (see {@link dev.dynalora.adapters.TokenBatch#firstExample})
+     * and the loss mean's denominator taken over the whole batch (examples for classification, scored target
+     * tokens for a causal LM). Returns this shard's part of the batch's mean loss and its tokens; gradients are
+     * accumulated into the trainable parameters (the caller zeroes them first). The shards of a batch sum to
+     * the whole batch's loss and gradients up to float rounding; from = 0, to = batch.length is exactly the
+     * whole-batch step. Called with from &lt; to.
+     */
+    Loss lossAndGradients(Kernels k, int[] batch, int from, int to, long seed, long step);
 
     /** Validation metrics; {@code progress} (may be null) hears how many examples are done. */
     Map<String, Double> evaluate(Kernels k, int batch, LongConsumer progress);

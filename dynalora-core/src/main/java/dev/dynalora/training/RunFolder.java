@@ -49,9 +49,30 @@ public final class RunFolder {
     static final ObjectMapper JSON_LINE = new ObjectMapper();
 
     private final Path dir;
+    private final boolean writes;
 
     public RunFolder(Path dir) {
+        this(dir, true);
+    }
+
+    private RunFolder(Path dir, boolean writes) {
         this.dir = dir;
+        this.writes = writes;
+    }
+
+    /**
+     * The same folder as seen by a data-parallel follower (a worker other than rank 0, see {@link BatchGradients}):
+     * it reads what the leader wrote (the configuration, the checkpoint to resume from) and runs the same loop,
+     * but every write through this view (run_config.json, the logs, checkpoints, trained tensors, adapter
+     * files) does nothing, so the leader's files are the run's only ones.
+     */
+    public RunFolder follower() {
+        return new RunFolder(dir, false);
+    }
+
+    /** Whether writes through this view reach the folder: false for a {@link #follower()}. */
+    public boolean writes() {
+        return writes;
     }
 
     public Path dir() {
@@ -140,6 +161,9 @@ public final class RunFolder {
     }
 
     public void writeConfig(TrainConfig c) {
+        if (!writes) {
+            return;
+        }
         try {
             AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(c) + "\n");
         } catch (IOException e) {
@@ -150,7 +174,12 @@ public final class RunFolder {
     public TrainConfig readConfig() {
         Path f = dir.resolve(CONFIG);
         try {
-            TrainConfig c = JSON.readValue(f.toFile(), TrainConfig.class);
+            com.fasterxml.jackson.databind.JsonNode tree = JSON.readTree(f.toFile());
+            if (tree instanceof com.fasterxml.jackson.databind.node.ObjectNode o && !o.has("shards")) {
+                // Written before the setting existed: those runs computed each batch whole.
+                o.put("shards", TrainConfig.DEFAULT_SHARDS);
+            }
+            TrainConfig c = JSON.treeToValue(tree, TrainConfig.class);
             c.validate();
             return c;
         } catch (IOException e) {
@@ -160,6 +189,9 @@ public final class RunFolder {
 
     /** Appends one JSON line and flushes it, so a killed run keeps every line written so far. */
     public void append(String file, Object record) {
+        if (!writes) {
+            return;
+        }
         try (BufferedWriter w = Files.newBufferedWriter(dir.resolve(file), StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
             w.write(JSON_LINE.writeValueAsString(record));
@@ -196,6 +228,9 @@ public final class RunFolder {
      * so that after a crash (even a power cut) the log is at least that long and can be cut back to it.
      */
     public void sync(String file) {
+        if (!writes) {
+            return;
+        }
         Path f = dir.resolve(file);
         if (!Files.exists(f)) {
             return;
@@ -213,6 +248,9 @@ public final class RunFolder {
      * during a resume is harmless.
      */
     public void truncate(String file, long bytes) {
+        if (!writes) {
+            return;
+        }
         Path f = dir.resolve(file);
         long size = size(file);
         if (size < bytes) {
@@ -254,6 +292,9 @@ public final class RunFolder {
      * (AtomicFiles names them ".NAME.RANDOM.tmp"); they never hold anything the run needs.
      */
     public void removeTemporaries() {
+        if (!writes) {
+            return;
+        }
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 if (isTemporary(p.getFileName().toString()) && Files.isRegularFile(p)) {
@@ -274,6 +315,9 @@ public final class RunFolder {
      * adapters with their initial masks.
      */
     public void saveTrainable(List<Param> params, AdaptableModel model) {
+        if (!writes) {
+            return;
+        }
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Param p : params) {
             m.put(p.name(), p.value());

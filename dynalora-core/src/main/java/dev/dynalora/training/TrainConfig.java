@@ -34,6 +34,7 @@ public record TrainConfig(
         int evalLimit,
         int logEvery,
         int saveEvery,
+        int shards,
         AdaptiveOptions adaptive) {
 
     /**
@@ -55,6 +56,7 @@ public record TrainConfig(
         require(evalLimit >= 0, Setting.EVAL_LIMIT, "must be >= 0 (0: all), got " + evalLimit);
         require(logEvery >= 1, Setting.LOG_EVERY, "must be at least 1, got " + logEvery);
         require(saveEvery >= 0, Setting.SAVE_EVERY, "must be >= 0 (0: checkpoints at epoch ends only), got " + saveEvery);
+        require(shards >= 1, Setting.SHARDS, "must be at least 1, got " + shards);
         if (adaptive == null) {
             throw new IllegalArgumentException("adaptive options missing");
         }
@@ -90,7 +92,7 @@ public record TrainConfig(
      * constants): method lora, rank 8, alpha 16, no adapter dropout, 3 epochs, batch 32, lr 5e-4 (LoRA's on an
      * encoder: {@link Method#defaultLearningRate()}, {@link CausalLmRuns#defaultLearningRate} for decoders),
      * max length 128, seed 42, warm-up 6%, weight decay 0.01, gradient norm 1, a log line every 10 steps, a
-     * checkpoint every 500, and the adaptive methods' defaults for rank 8 ({@link AdaptiveOptions#defaults}).
+     * checkpoint every 500, one shard per batch ({@link #DEFAULT_SHARDS}), and the adaptive methods' defaults for rank 8 ({@link AdaptiveOptions#defaults}).
      * Model, task and data must be set; targets too (each family has its own: AdaptableModel.defaultTargets).
      */
     public static Builder builder() {
@@ -108,6 +110,7 @@ public record TrainConfig(
         b.maxGradNorm = DEFAULT_MAX_GRAD_NORM;
         b.logEvery = DEFAULT_LOG_EVERY;
         b.saveEvery = DEFAULT_SAVE_EVERY;
+        b.shards = DEFAULT_SHARDS;
         b.method = DEFAULT_METHOD;
         b.loraDropout = DEFAULT_LORA_DROPOUT;
         b.adaptive = AdaptiveOptions.defaults(DEFAULT_RANK);
@@ -128,6 +131,13 @@ public record TrainConfig(
     public static final float DEFAULT_MAX_GRAD_NORM = 1.0f;
     public static final int DEFAULT_LOG_EVERY = 10;
     public static final int DEFAULT_SAVE_EVERY = 500;
+    /**
+     * Shards per batch: each batch is split into this many contiguous shards, computed one after another from
+     * zeroed gradients and summed in shard order, exactly what as many data-parallel workers compute (see
+     * {@link BatchGradients}). 1, the whole batch at once, is the plain step; a run_config.json written before
+     * this setting existed reads as 1.
+     */
+    public static final int DEFAULT_SHARDS = 1;
 
     /** A builder starting from this configuration. */
     public Builder toBuilder() {
@@ -158,6 +168,7 @@ public record TrainConfig(
         private int evalLimit;
         private int logEvery;
         private int saveEvery;
+        private int shards;
         private AdaptiveOptions adaptive;
 
         private Builder() {
@@ -186,6 +197,7 @@ public record TrainConfig(
             this.evalLimit = from.evalLimit();
             this.logEvery = from.logEvery();
             this.saveEvery = from.saveEvery();
+            this.shards = from.shards();
             this.adaptive = from.adaptive();
         }
 
@@ -299,13 +311,18 @@ public record TrainConfig(
             return this;
         }
 
+        public Builder shards(int shards) {
+            this.shards = shards;
+            return this;
+        }
+
         public Builder adaptive(AdaptiveOptions adaptive) {
             this.adaptive = adaptive;
             return this;
         }
 
         public TrainConfig build() {
-            return new TrainConfig(model, task, data, method, rank, alpha, targets, rsLora, loraDropout, epochs, batch, lr, maxLen, seed, threads, warmupRatio, weightDecay, maxGradNorm, trainLimit, evalLimit, logEvery, saveEvery, adaptive);
+            return new TrainConfig(model, task, data, method, rank, alpha, targets, rsLora, loraDropout, epochs, batch, lr, maxLen, seed, threads, warmupRatio, weightDecay, maxGradNorm, trainLimit, evalLimit, logEvery, saveEvery, shards, adaptive);
         }
     }
 }

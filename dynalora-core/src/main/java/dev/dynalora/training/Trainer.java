@@ -32,12 +32,28 @@ public final class Trainer {
     private final TrainConfig config;
     private final Kernels kernels;
     private final TrainingListener listener;
+    private final BatchGradients gradients;
 
     /**
      * What a run trains: the method applied to the model (see {@link MethodSetup}), its trainable parameters,
      * the objective, and how the adapter files are written.
      */
     public record Setup(Method method, AdaptableModel model, LoraConfig lora, List<Param> trainable, Objective objective) {
+        /**
+         * The setup of a run from its configuration alone, as {@code train --resume} builds it: the model (an
+         * encoder with a classifier for a GLUE task, a decoder for lm and sft), the method applied, the data read
+         * and tokenized, after the memory check. A data-parallel worker builds its own copy this way.
+         */
+        public static Setup of(TrainConfig c) {
+            if (CausalLmRuns.isCausalTask(c.task())) {
+                CausalLmRuns.Built built = CausalLmRuns.build(c);
+                CausalLmRuns.checkMemory(built, c);
+                return CausalLmRuns.setup(built, CausalLmRuns.loadData(c, built.model()), c);
+            }
+            GlueTrainer.Built built = GlueTrainer.build(c);
+            GlueTrainer.checkMemory(built, c);
+            return GlueTrainer.setup(built, GlueTrainer.loadData(c, built.task()), c);
+        }
     }
 
     /**
@@ -57,11 +73,22 @@ public final class Trainer {
         return "peft";
     }
 
+    /** A trainer whose steps compute config.shards() shards in turn ({@link BatchGradients#local}). */
     public Trainer(TrainConfig config, Kernels kernels, TrainingListener listener) {
+        this(config, kernels, listener, BatchGradients.local(config.shards()));
+    }
+
+    /**
+     * A trainer whose steps get their gradient from {@code gradients}: a data-parallel worker's, which computes
+     * its own shard and gathers the others' (dynalora-spark). Such a worker other than the leader trains on a
+     * {@link RunFolder#follower()} view: the same loop and state, no files written, no evaluation.
+     */
+    public Trainer(TrainConfig config, Kernels kernels, TrainingListener listener, BatchGradients gradients) {
         config.validate();
         this.config = config;
         this.kernels = kernels;
         this.listener = listener == null ? TrainingListener.NONE : listener;
+        this.gradients = gradients;
     }
 
     /** Trains from the start; writes run_config.json first. */
@@ -154,10 +181,7 @@ public final class Trainer {
                 long stepIndex = p.step;
                 long[] computed = new long[1];
                 ClassifierStep.Result r = OptimizerStep.run(kernels, params, opt, c.maxGradNorm(), hooks, lr, stepIndex, () -> {
-                    for (Param q : params) {
-                        q.zeroGrad();
-                    }
-                    Objective.Loss l = objective.lossAndGradients(kernels, idx, c.seed(), stepIndex);
+                    Objective.Loss l = gradients.compute(kernels, objective, params, idx, c.seed(), stepIndex);
                     computed[0] = l.tokens();
                     return l.loss();
                 });
@@ -204,18 +228,22 @@ public final class Trainer {
                     stopHere(checkpoints, run, p, lr, c.lr(), total);
                 }
             }
-            listener.evaluating(epoch + 1, objective.evalExamples());
-            Map<String, Double> metrics = objective.evaluate(kernels, Math.max(c.batch(), 32), null);
-            p.evaluated(metrics, objective.primaryMetric(), objective.higherIsBetter());
-            Map<String, Object> rec = new LinkedHashMap<>();
-            rec.put("type", "eval");
-            rec.put("epoch", epoch + 1);
-            rec.put("step", p.step);
-            rec.put("split", objective.evalSplit());
-            rec.put("train_loss", p.lossSum / Math.max(1, p.lossCount));
-            rec.put("metrics", metrics);
-            run.append(RunFolder.METRICS, rec);
-            listener.evaluated(epoch + 1, metrics);
+            // A follower (see the constructor) writes no record of it, so it skips the evaluation; nothing it
+            // computes changes the state the next steps start from.
+            if (run.writes()) {
+                listener.evaluating(epoch + 1, objective.evalExamples());
+                Map<String, Double> metrics = objective.evaluate(kernels, Math.max(c.batch(), 32), null);
+                p.evaluated(metrics, objective.primaryMetric(), objective.higherIsBetter());
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("type", "eval");
+                rec.put("epoch", epoch + 1);
+                rec.put("step", p.step);
+                rec.put("split", objective.evalSplit());
+                rec.put("train_loss", p.lossSum / Math.max(1, p.lossCount));
+                rec.put("metrics", metrics);
+                run.append(RunFolder.METRICS, rec);
+                listener.evaluated(epoch + 1, metrics);
+            }
             p.endEpoch();
             save(checkpoints, run, p, schedule.lr(p.step - 1), c.lr());
             if (epoch + 1 < c.epochs() && listener.stopRequested()) {
@@ -224,7 +252,7 @@ public final class Trainer {
         }
         checkpoints.finish();
         run.saveTrainable(params, model);
-        String adapterExport = exportAdapter(run, setup, c.model(), hooks);
+        String adapterExport = run.writes() ? exportAdapter(run, setup, c.model(), hooks) : "none (follower)";
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("type", "summary");
         summary.put("model", c.model());

@@ -11,6 +11,7 @@ import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -469,6 +470,71 @@ class KernelsAgreementTest {
                     k.dropoutBackward(din, dout, n, p, seed, stream);
                     return out(din);
                 }), 1e-6, 1e-7);
+            }
+        }
+    }
+
+    /**
+     * The index offset of a shard of a batch: a tensor's dropout over [0, n) is exactly two calls, [0, m) with
+     * first 0 and [m, n) with first m, on every backend (forward, recorded forward with its mask applied
+     * backward, and the hashing backward); first = 0 is the plain call.
+     */
+    @Test
+    void dropoutOffsetSplitsATensorExactly() {
+        SplittableRandom r = new SplittableRandom(17);
+        for (int n : new int[] {1, 7, 64, 65, 389, 20_011, 40_000}) {
+            for (float p : new float[] {0f, 0.1f, 0.5f}) {
+                float[] in = gauss(r, n, 1);
+                float[] dout = gauss(r, n, 1);
+                float[] din0 = gauss(r, n, 1);
+                long seed = r.nextLong();
+                long stream = r.nextInt(1 << 20);
+                int m = n == 1 ? 0 : 1 + r.nextInt(n - 1);
+                String at = " n " + n + " m " + m + " p " + p;
+                for (Kernels k : List.of(SCALAR, ONE, TWO)) {
+                    float[] whole = new float[n];
+                    k.dropoutForward(whole, in, n, p, seed, stream, null);
+                    float[] zeroFirst = new float[n];
+                    k.dropoutForward(zeroFirst, in, n, p, seed, stream, 0L, null);
+                    assertArrayEquals(bits(whole), bits(zeroFirst), "first = 0 is the plain call" + at);
+                    float[] a = java.util.Arrays.copyOfRange(in, 0, m);
+                    float[] b = java.util.Arrays.copyOfRange(in, m, n);
+                    float[] oa = new float[m];
+                    float[] ob = new float[n - m];
+                    long[] ka = new long[(m + 63) / 64];
+                    long[] kb = new long[(n - m + 63) / 64];
+                    k.dropoutForward(oa, a, m, p, seed, stream, 0L, ka);
+                    k.dropoutForward(ob, b, n - m, p, seed, stream, m, kb);
+                    float[] joined = new float[n];
+                    System.arraycopy(oa, 0, joined, 0, m);
+                    System.arraycopy(ob, 0, joined, m, n - m);
+                    assertArrayEquals(bits(whole), bits(joined), k.getClass().getSimpleName() + " forward" + at);
+                    // The recorded bits of the second part are its own elements' (bit i: the mask of m + i).
+                    long[] kw = new long[(n + 63) / 64];
+                    k.dropoutForward(new float[n], in, n, p, seed, stream, kw);
+                    for (int i = 0; i < n; i++) {
+                        boolean w = (kw[i >>> 6] >>> (i & 63) & 1L) != 0;
+                        boolean part = i < m ? (ka[i >>> 6] >>> (i & 63) & 1L) != 0
+                                : (kb[(i - m) >>> 6] >>> ((i - m) & 63) & 1L) != 0;
+                        assertEquals(w, part, "recorded mask of element " + i + at);
+                    }
+                    float[] dWhole = c(din0);
+                    k.dropoutBackward(dWhole, dout, n, p, seed, stream);
+                    float[] dSplitA = java.util.Arrays.copyOfRange(din0, 0, m);
+                    float[] dSplitB = java.util.Arrays.copyOfRange(din0, m, n);
+                    k.dropoutBackward(dSplitA, java.util.Arrays.copyOfRange(dout, 0, m), m, p, seed, stream, 0L);
+                    k.dropoutBackward(dSplitB, java.util.Arrays.copyOfRange(dout, m, n), n - m, p, seed, stream, m);
+                    float[] dJoined = new float[n];
+                    System.arraycopy(dSplitA, 0, dJoined, 0, m);
+                    System.arraycopy(dSplitB, 0, dJoined, m, n - m);
+                    assertArrayEquals(bits(dWhole), bits(dJoined), k.getClass().getSimpleName() + " backward" + at);
+                }
+                check("dropoutForward with an offset" + at, run(k -> {
+                    float[] o = new float[n];
+                    long[] keep = new long[(n + 63) / 64];
+                    k.dropoutForward(o, in, n, p, seed, stream, 12_345L, keep);
+                    return out(o, words(keep));
+                }), 0, 0);
             }
         }
     }

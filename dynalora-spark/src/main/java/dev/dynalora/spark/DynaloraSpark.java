@@ -16,14 +16,25 @@ import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
+import com.fasterxml.jackson.core.type.TypeReference;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import scala.reflect.ClassTag$;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * dynalora on Apache Spark: a fine-tuned classifier (a run folder written by {@code dynalora train}), an encoder's
- * embeddings or a decoder's completions applied to a column of a DataFrame, in parallel over its partitions.
+ * embeddings or a decoder's completions applied to a column of a DataFrame, in parallel over its partitions; and
+ * data-parallel training of one adapter by several workers ({@link #train}).
  *
  * <pre>{@code
  * Dataset<Row> scored = DynaloraSpark.predict(df, "sentence", Path.of("/shared/runs/sst2-lora"));
@@ -209,6 +220,76 @@ public final class DynaloraSpark {
                 Metadata.empty()));
         return df.mapPartitions(new EmbedPartitions(dir.toString(), text, textColumn, pair, pairColumn, options),
                 Encoders.row(out));
+    }
+
+    /**
+     * Trains one adapter with {@code workers} data-parallel workers: a barrier stage of that many tasks, each
+     * building the run's model, method and data from {@code config} (exactly as {@code dynalora train} does) and
+     * computing its shard of every batch (rank r: shard r of {@code workers} contiguous shards); the shards'
+     * gradients are all-gathered through BarrierTaskContext and summed in rank order on every worker, so all take
+     * the same AdamW step ({@link AllGatherGradients}). The result is bit-identical to {@code dynalora train
+     * --shards workers} with the same configuration, thread counts aside (the kernels give the same bits for any
+     * thread count).
+     *
+     * <p>{@code runDir} is a run folder as {@code train} prepares it ({@link RunFolder#create}), or one holding a
+     * checkpoint of this run: the workers then continue from the checkpoint, as {@code train --resume} does (give
+     * the run's own configuration, with at most the settings a resume may change). A barrier stage that Spark
+     * retries resumes from the last checkpoint in the same way. Rank 0 writes the folder (the same files as
+     * {@code train}); the folder and the model and data folders the configuration names must be at the same
+     * paths on the driver and every executor (a shared file system on a cluster). All {@code workers} tasks run
+     * at once, each with {@code config.threads()} kernel threads.
+     *
+     * @param config the run's configuration; its shards must be 1 or {@code workers}, and is recorded as
+     *               {@code workers}
+     * @return the run's summary (the last record of metrics.jsonl)
+     * @throws UserInputException for a configuration, folder or data the run cannot use, or a divergence
+     */
+    public static Map<String, Object> train(SparkSession spark, TrainConfig config, Path runDir, int workers) {
+        if (workers < 1) {
+            throw new UserInputException("workers must be at least 1, got " + workers);
+        }
+        if (config.shards() != 1 && config.shards() != workers) {
+            throw new UserInputException("the configuration has shards " + config.shards() + " but the run has "
+                    + workers + " workers: each worker computes one shard of every batch (shards = workers)");
+        }
+        TrainConfig c = config.toBuilder().shards(workers).build();
+        c.validate();
+        Path dir = runDir.toAbsolutePath().normalize();
+        if (!Files.isDirectory(dir)) {
+            throw new UserInputException("the run folder " + dir + " does not exist (create it with RunFolder.create)");
+        }
+        RunFolder run = new RunFolder(dir);
+        if (run.hasCheckpoint() && run.finished()) {
+            throw new UserInputException("the run in " + dir + " has already finished; nothing to resume");
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        int slots = jsc.defaultParallelism() / Math.max(1, spark.sparkContext().getConf().getInt("spark.task.cpus", 1));
+        if (workers > slots) {
+            throw new UserInputException(workers + " workers need " + workers + " task slots at once (a barrier stage"
+                    + " starts all its tasks together), but Spark has " + slots + " (local[N]: N slots)");
+        }
+        List<Integer> ranks = new ArrayList<>();
+        for (int r = 0; r < workers; r++) {
+            ranks.add(r);
+        }
+        List<String> answers = jsc.parallelize(ranks, workers).rdd().barrier()
+                .mapPartitions(new TrainWorker(c, dir, workers), false, ClassTag$.MODULE$.apply(String.class))
+                // Through a shuffle, so that the barrier stage is a shuffle map stage: Spark retries a failed one
+                // (up to spark.stage.maxConsecutiveAttempts, 4 by default), never a failed barrier result stage.
+                .toJavaRDD().repartition(1).collect();
+        if (answers.size() != 1) {
+            throw new IllegalStateException("the training stage answered " + answers.size() + " results, expected 1");
+        }
+        String a = answers.get(0);
+        if (a.startsWith(TrainWorker.ERROR)) {
+            throw new UserInputException(a.substring(TrainWorker.ERROR.length()));
+        }
+        try {
+            return TrainWorker.JSON.readValue(a.substring(TrainWorker.SUMMARY.length()),
+                    new TypeReference<LinkedHashMap<String, Object>>() { });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Frees the models this JVM has cached (tests; a long-lived driver in local mode that is done with them). */

@@ -22,9 +22,10 @@ public final class VectorDropout {
     private static final int MIN_PARALLEL = 1 << 14;
 
     /** See {@link dev.dynalora.kernels.Kernels#dropoutForward}. */
-    public static void forward(Kernels k, float[] out, float[] in, int n, float p, long seed, long stream, long[] keep) {
+    public static void forward(Kernels k, float[] out, float[] in, int n, float p, long seed, long stream, long first,
+                               long[] keep) {
         if (keep != null) {
-            forwardRecording(k, out, in, n, p, seed, stream, keep);
+            forwardRecording(k, out, in, n, p, seed, stream, first, keep);
             return;
         }
         if (p == 0f) {
@@ -38,13 +39,13 @@ public final class VectorDropout {
         final float scale = p >= 1f ? 0f : (float) (1.0 / (1.0 - p));
         run(k, n, (from, to) -> {
             for (int i = from; i < to; i++) {
-                out[i] = keep(key, i, threshold) ? in[i] * scale : 0f;
+                out[i] = keep(key, first + i, threshold) ? in[i] * scale : 0f;
             }
         });
     }
 
     /** See {@link dev.dynalora.kernels.Kernels#dropoutBackward}. */
-    public static void backward(Kernels k, float[] din, float[] dout, int n, float p, long seed, long stream) {
+    public static void backward(Kernels k, float[] din, float[] dout, int n, float p, long seed, long stream, long first) {
         if (p == 0f) {
             run(k, n, (from, to) -> {
                 for (int i = from; i < to; i++) {
@@ -58,7 +59,7 @@ public final class VectorDropout {
         final float scale = p >= 1f ? 0f : (float) (1.0 / (1.0 - p));
         run(k, n, (from, to) -> {
             for (int i = from; i < to; i++) {
-                if (keep(key, i, threshold)) {
+                if (keep(key, first + i, threshold)) {
                     din[i] += dout[i] * scale;
                 }
             }
@@ -67,7 +68,7 @@ public final class VectorDropout {
 
     /** Forward that also records the mask bits; threads split the work at whole words. */
     private static void forwardRecording(Kernels k, float[] out, float[] in, int n, float p, long seed, long stream,
-                                         long[] keep) {
+                                         long first, long[] keep) {
         final long key = streamKey(seed, stream);
         final long threshold = p == 0f ? 0L : threshold(p);
         final float scale = p >= 1f ? 0f : (float) (1.0 / (1.0 - p));
@@ -78,7 +79,7 @@ public final class VectorDropout {
                 long bits = 0L;
                 for (int i = base; i < end; i++) {
                     // p == 0 keeps everything (threshold 0) and is then an exact copy: in[i] * 1f.
-                    boolean kept = keep(key, i, threshold);
+                    boolean kept = keep(key, first + i, threshold);
                     if (kept) {
                         bits |= 1L << (i - base);
                     }

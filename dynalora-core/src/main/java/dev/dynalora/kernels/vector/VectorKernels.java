@@ -89,13 +89,13 @@ public abstract class VectorKernels implements Kernels {
     }
 
     @Override
-    public void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long[] keep) {
-        VectorDropout.forward(this, out, in, n, p, seed, stream, keep);
+    public void dropoutForward(float[] out, float[] in, int n, float p, long seed, long stream, long first, long[] keep) {
+        VectorDropout.forward(this, out, in, n, p, seed, stream, first, keep);
     }
 
     @Override
-    public void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream) {
-        VectorDropout.backward(this, din, dout, n, p, seed, stream);
+    public void dropoutBackward(float[] din, float[] dout, int n, float p, long seed, long stream, long first) {
+        VectorDropout.backward(this, din, dout, n, p, seed, stream, first);
     }
 
     @Override

@@ -178,9 +178,9 @@ public final class BertEncoder {
         BertActivations a = acts;
         if (a.embKeep.length >= Dropout.maskWords(n)) {
             // Record the mask for backward (see Dropout: cheaper than hashing every element again).
-            Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch), a.embKeep);
+            Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch), batch.dropoutOffset(n), a.embKeep);
         } else {
-            Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch));
+            Dropout.forward(k, out, in, n, p, batch.dropoutSeed(), embStream(batch), batch.dropoutOffset(n), null);
         }
         return out;
     }

@@ -150,7 +150,7 @@ public final class BertLayer {
     private static TokenBatch firstTokens(TokenBatch batch) {
         int[] ones = new int[batch.batch()];
         Arrays.fill(ones, 1);
-        return new TokenBatch(batch.batch(), 1, ones, batch.training(), batch.dropoutSeed(), batch.step());
+        return batch.reshaped(batch.batch(), 1, ones);
     }
 
     /**
@@ -207,7 +207,7 @@ public final class BertLayer {
             return null;
         }
         return new Attention.ProbsDropout(attnDropP, batch.dropoutSeed(), stream(batch, layerIndex, 2), a.keepProbs,
-                a.grads.droppedProbs);
+                a.grads.droppedProbs, batch.firstExample());
     }
 
     /**
@@ -217,9 +217,9 @@ public final class BertLayer {
     private void dropoutInPlace(Kernels k, float[] v, int n, TokenBatch batch, long stream, long[] keep) {
         if (batch.training() && dropP > 0f) {
             if (keep.length >= Dropout.maskWords(n)) {
-                Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream, keep);
+                Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream, batch.dropoutOffset(n), keep);
             } else {
-                Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream);
+                Dropout.forward(k, v, v, n, dropP, batch.dropoutSeed(), stream, batch.dropoutOffset(n), null);
             }
         }
     }

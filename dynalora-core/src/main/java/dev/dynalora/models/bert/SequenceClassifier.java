@@ -138,12 +138,13 @@ public final class SequenceClassifier implements AdaptableModel {
         float[] first = encoder.forwardFirstTokens(k, ids, typeIds, batch, keepForBackward);
         ensure(b);
         System.arraycopy(first, 0, cls, 0, b * h);
-        TokenBatch headBatch = new TokenBatch(b, 1, ones(b), batch.training(), batch.dropoutSeed(), batch.step());
+        TokenBatch headBatch = batch.reshaped(b, 1, ones(b));
         pooler.forward(k, cls, pooledPre, headBatch);
         k.tanhForward(pooled, pooledPre, b * h);
         float[] in = pooled;
         if (batch.training() && dropP > 0f) {
-            Dropout.forward(k, dropped, pooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000);
+            Dropout.forward(k, dropped, pooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000,
+                    batch.dropoutOffset((long) b * h), null);
             in = dropped;
         }
         classifier.forward(k, in, logits, headBatch);
@@ -165,14 +166,15 @@ public final class SequenceClassifier implements AdaptableModel {
         if (b != lastBatch) {
             throw new IllegalStateException("backward for a batch of " + b + " after a forward of " + lastBatch);
         }
-        TokenBatch headBatch = new TokenBatch(b, 1, ones(b), batch.training(), batch.dropoutSeed(), batch.step());
+        TokenBatch headBatch = batch.reshaped(b, 1, ones(b));
         float[] in = batch.training() && dropP > 0f ? dropped : pooled;
         Arrays.fill(dPooled, 0, b * h, 0f);
         classifier.backward(k, in, dLogits, dPooled, headBatch);
         if (batch.training() && dropP > 0f) {
             // Dropout.backward accumulates, so route through a zeroed buffer (dCls is free until the pooler).
             Arrays.fill(dCls, 0, b * h, 0f);
-            Dropout.backward(k, dCls, dPooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000);
+            Dropout.backward(k, dCls, dPooled, b * h, dropP, batch.dropoutSeed(), batch.step() * 1024 + 1000,
+                    batch.dropoutOffset((long) b * h));
             System.arraycopy(dCls, 0, dPooled, 0, b * h);
         }
         k.tanhBackward(dPooled, pooled, dPooled, b * h);

@@ -250,10 +250,18 @@ public final class LlamaForCausalLM implements CausalLm {
 
     @Override
     public float lossAndGradientsOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch) {
+        return lossAndGradientsOnTargets(k, ids, targets, batch, -1);
+    }
+
+    @Override
+    public float lossAndGradientsOnTargets(Kernels k, int[] ids, int[] targets, TokenBatch batch, long denominator) {
         float[] lg = forward(k, ids, batch, true);
         int rows = batch.rows();
         float loss = CrossEntropy.forward(k, lg, null, lg, targets, rows, config.vocabSize());
-        CrossEntropy.backwardInPlace(k, lg, targets, rows, config.vocabSize(), 1f);
+        if (denominator >= 0) {
+            loss = CrossEntropy.share(loss, CrossEntropy.scored(targets, rows), denominator);
+        }
+        CrossEntropy.backwardInPlace(k, lg, targets, rows, config.vocabSize(), 1f, denominator);
         backward(k, lg, batch);
         return loss;
     }
