@@ -67,7 +67,11 @@ class DynamicLoraEndToEndTest {
                 assertTrue(m.has("importance") && m.has("gate_mean"));
                 sum += rank;
             }
-            assertEquals(12 * 8, sum, "the global budget (rank 8 x 12 modules) must stay exact");
+            // The parameter budget (--budget parameters, the default): LoRA's 12 x 8 components of 768 parameters,
+            // less the 12 gates' 385, buy 89 whole components, at every record.
+            assertEquals(89, sum, "the global budget must stay exact");
+            assertTrue(n.get("active_params").asLong() <= 12 * 8 * 768, n.get("active_params").toString());
+            assertEquals(12 * 8 * 768 - 12 * 385, n.get("params_budget").asLong());
             if (firstRanks == null) {
                 firstRanks = n.get("modules");
             } else {
