@@ -33,9 +33,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate text with a causal language model (Llama family): prompts from a JSONL file, or one --prompt streamed to standard output.")
-final class GenerateCommand implements Callable<Integer> {
+public final class GenerateCommand implements Callable<Integer> {
     /** How an output line begins: finish_reason comes first so --overwrite can recognise our files (see OutputFile). */
-    static final String SIGNATURE = "{\"finish_reason\":\"";
+    public static final String SIGNATURE = "{\"finish_reason\":\"";
 
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face causal-LM folder (model_type llama).")
     Path model;
@@ -184,14 +184,8 @@ final class GenerateCommand implements Callable<Integer> {
             JsonGenerator json = new JsonFactory().createGenerator(os);
             json.setRootValueSeparator(null);
             for (Completion c : done) {
-                json.writeStartObject();
-                json.writeStringField("finish_reason", c.finishReason().json());
-                json.writeStringField("prompt", prompts.get(c.index()).text());
-                json.writeStringField("completion", c.text());
-                json.writeFieldName("prompt_ids");
-                json.writeArray(c.promptIds(), 0, c.promptIds().length);
-                json.writeFieldName("completion_ids");
-                json.writeArray(c.completionIds(), 0, c.completionIds().length);
+                writeFields(json, c.finishReason().json(), prompts.get(c.index()).text(), c.text(), c.promptIds(),
+                        c.completionIds());
                 if (logprobs > 0) {
                     json.writeArrayFieldStart("top_logprobs");
                     for (TopLogprobs t : c.topLogprobs()) {
@@ -208,5 +202,22 @@ final class GenerateCommand implements Callable<Integer> {
             }
             json.flush();
         });
+    }
+
+    /**
+     * Opens a line of the generations file and writes its fields up to completion_ids (SIGNATURE's order); the
+     * caller adds top_logprobs if any and closes the object. Shared with {@code spark generate}, whose file is
+     * this command's.
+     */
+    public static void writeFields(JsonGenerator json, String finishReason, String prompt, String completion,
+                                   int[] promptIds, int[] completionIds) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("finish_reason", finishReason);
+        json.writeStringField("prompt", prompt);
+        json.writeStringField("completion", completion);
+        json.writeFieldName("prompt_ids");
+        json.writeArray(promptIds, 0, promptIds.length);
+        json.writeFieldName("completion_ids");
+        json.writeArray(completionIds, 0, completionIds.length);
     }
 }

@@ -18,18 +18,18 @@ import java.util.List;
  * lines are skipped; any other line that is not such an object is refused with its line number, before any
  * generation starts.
  */
-final class PromptsFile {
+public final class PromptsFile {
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     /** A prompt and the line it came from (1-based), for messages. */
-    record Prompt(String text, int line) {
+    public record Prompt(String text, int line) {
     }
 
     private PromptsFile() {
     }
 
-    static List<Prompt> read(Path file) {
+    public static List<Prompt> read(Path file) {
         List<String> lines = TextFiles.readUtf8Lines(file);
         List<Prompt> prompts = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {

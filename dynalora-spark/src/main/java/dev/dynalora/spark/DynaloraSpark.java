@@ -59,6 +59,8 @@ public final class DynaloraSpark {
     public static final String EMBEDDING = "embedding";
     public static final String COMPLETION = "completion";
     public static final String FINISH_REASON = "finish_reason";
+    public static final String PROMPT_IDS = "prompt_ids";
+    public static final String COMPLETION_IDS = "completion_ids";
 
     private DynaloraSpark() {
     }
@@ -335,7 +337,8 @@ public final class DynaloraSpark {
      * Completions of the prompts in {@code promptColumn} by the decoder in {@code modelDir} (Llama family), with
      * the adapter in {@code adapterDir} (a PEFT adapter folder or a dynalora lm/sft run folder, as
      * {@code generate --adapter}; null for the base model). The result is the input with {@value #COMPLETION}
-     * (string) and {@value #FINISH_REASON} ({@code stop} or {@code length}) appended: for every row what
+     * (string), {@value #FINISH_REASON} ({@code stop} or {@code length}), {@value #PROMPT_IDS} and
+     * {@value #COMPLETION_IDS} (arrays of int) appended: for every row what
      * {@code dynalora generate} writes for the same prompt on the same line of its input, sampled completions
      * included (each prompt's random generator comes from the seed and the row's index in the input, Spark's
      * zipWithIndex, which costs one extra job to count the rows of each partition). The folders must be readable
@@ -354,14 +357,18 @@ public final class DynaloraSpark {
         }
         StructType schema = df.schema();
         int prompt = stringColumn(schema, promptColumn);
-        for (String added : new String[] {COMPLETION, FINISH_REASON}) {
+        for (String added : new String[] {COMPLETION, FINISH_REASON, PROMPT_IDS, COMPLETION_IDS}) {
             if (Arrays.asList(schema.fieldNames()).contains(added)) {
                 throw new UserInputException("the input already has a column " + added + "; rename or drop it first");
             }
         }
         StructType out = schema
                 .add(new StructField(COMPLETION, DataTypes.StringType, false, Metadata.empty()))
-                .add(new StructField(FINISH_REASON, DataTypes.StringType, false, Metadata.empty()));
+                .add(new StructField(FINISH_REASON, DataTypes.StringType, false, Metadata.empty()))
+                .add(new StructField(PROMPT_IDS, DataTypes.createArrayType(DataTypes.IntegerType, false), false,
+                        Metadata.empty()))
+                .add(new StructField(COMPLETION_IDS, DataTypes.createArrayType(DataTypes.IntegerType, false), false,
+                        Metadata.empty()));
         GeneratePartitions f = new GeneratePartitions(model.toString(), adapter == null ? null : adapter.toString(),
                 prompt, promptColumn, options);
         JavaRDD<Row> rows = df.javaRDD().zipWithIndex().mapPartitions(f);

@@ -99,12 +99,14 @@ final class GeneratePartitions implements FlatMapFunction<Iterator<Tuple2<Row, L
         for (int i = 0; i < in.size(); i++) {
             Row r = in.get(i);
             Completion c = done.get(i);
-            Object[] values = new Object[r.length() + 2];
+            Object[] values = new Object[r.length() + 4];
             for (int j = 0; j < r.length(); j++) {
                 values[j] = r.get(j);
             }
             values[r.length()] = c.text();
             values[r.length() + 1] = c.finishReason().json();
+            values[r.length() + 2] = c.promptIds();
+            values[r.length() + 3] = c.completionIds();
             out.add(RowFactory.create(values));
         }
         return out.iterator();

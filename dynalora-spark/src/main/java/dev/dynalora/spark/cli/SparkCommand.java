@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** dynalora spark: dynalora's jobs on Apache Spark. */
 @Command(name = "spark", mixinStandardHelpOptions = true,
         description = "Run dynalora jobs on Apache Spark (local mode, or a cluster through spark-submit).",
-        subcommands = {SparkPredictCommand.class, SparkGlueCommand.class, SparkTrainCommand.class})
+        subcommands = {SparkPredictCommand.class, SparkGenerateCommand.class, SparkGlueCommand.class, SparkTrainCommand.class})
 final class SparkCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
