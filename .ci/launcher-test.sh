@@ -68,6 +68,15 @@ bin/dynalora spark train --master 'local[2]' --workers 2 --model ../shared/model
 check "spark train --workers 2 trains train --shards 2's tensors, with nothing on standard error" \
   '[ $rc = 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/shards2/trainable.safetensors" "$tmp/dp/trainable.safetensors" || { cat "$tmp/err"; false; }'
 
+# spark generate through the launcher: generate's file byte for byte, and nothing on standard error.
+printf '{"prompt": "Once upon a time"}\n{"prompt": "The dog"}\n{"prompt": "Lily"}\n' >"$tmp/prompts.jsonl"
+bin/dynalora generate --model ../shared/models/stories260K --input "$tmp/prompts.jsonl" --output "$tmp/gen.jsonl" \
+  --max-new-tokens 16 --threads 1 >/dev/null 2>&1
+bin/dynalora spark generate --master 'local[2]' --model ../shared/models/stories260K --input "$tmp/prompts.jsonl" \
+  --output "$tmp/spark-gen.jsonl" --max-new-tokens 16 >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "spark generate writes generate's file, with nothing on standard error" \
+  '[ $rc = 0 ] && [ ! -s "$tmp/err" ] && cmp -s "$tmp/gen.jsonl" "$tmp/spark-gen.jsonl" || { cat "$tmp/err"; false; }'
+
 for i in 1 2 3; do
   bin/dynalora >"$tmp/out" 2>"$tmp/err"; rc=$?
   last="$(tail -n 1 "$tmp/err")"
