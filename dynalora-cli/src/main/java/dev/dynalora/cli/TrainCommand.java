@@ -97,8 +97,8 @@ public class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "" + TrainConfig.DEFAULT_BATCH, description = "Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for adapters and head (1e-3 for adapters"
-            + " on a decoder, --task lm or sft), 5e-5 for full.")
+    @Option(names = "--lr", description = "Peak learning rate. Default: 5e-4 for lora, dynamic and head (1e-3 for"
+            + " lora and dynamic on a decoder, --task lm or sft), 2e-3 for adalora (5e-3 on a decoder), 5e-5 for full.")
     Float lr;
 
     @Option(names = "--max-len", description = "Truncate examples to N tokens (the block length for --task lm). Default:"

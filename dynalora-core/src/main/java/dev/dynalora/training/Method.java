@@ -26,11 +26,18 @@ public enum Method {
     }
 
     /**
-     * Peak learning rate when none is given (on an encoder): 5e-4 for adapters and the head, 5e-5 for
-     * full fine-tuning, whose updates move every pretrained weight.
+     * Peak learning rate when none is given (on an encoder): 5e-4 for LoRA, Dynamic LoRA and the head, 5e-5 for
+     * full fine-tuning, whose updates move every pretrained weight, and 2e-3 for AdaLoRA. AdaLoRA starts from zero
+     * singular values and small (std 0.02) singular vectors, as PEFT does, so its update grows as the product of
+     * three small factors and at LoRA's rates it barely moves: on the one-epoch GLUE grid (MiniLM, 3 seeds) it
+     * averaged 45.0 at 5e-4 and 51.4 at 2e-3, the best of the rates tried (BENCHMARKS.md).
      */
     public double defaultLearningRate() {
-        return this == FULL ? 5e-5 : 5e-4;
+        return switch (this) {
+            case FULL -> 5e-5;
+            case ADALORA -> 2e-3;
+            default -> 5e-4;
+        };
     }
 
     public boolean usesAdapters() {
