@@ -10,7 +10,9 @@ import dev.dynalora.UserMessage;
  * LoRA rank r of the adapter); at most {@code rMax} and at least {@code rMin} of them are active. Each module
  * starts with {@code r0} active components, so the global budget (sum of active ranks) starts at
  * {@code r0 * modules}; it stays there ({@code rTarget == r0}, the default) or moves to
- * {@code rTarget * modules} along AdaLoRA's cubic schedule.
+ * {@code rTarget * modules} along AdaLoRA's cubic schedule. With {@code parameterBudget} (the default) that
+ * component budget is turned into LoRA's parameter count at the same average rank, gates included, which is what
+ * reallocation then keeps (see {@link DynamicLoraAllocator#allocateByCost}).
  *
  * <p>Default r0 = rMax / 2: with a fixed budget and r0 = rMax every module is already at its upper bound, so
  * the only allocation with an exact budget is "all at rMax" and reallocation could never move anything.
