@@ -71,7 +71,8 @@ class DynamicLoraEndToEndTest {
             // less the 12 gates' 385, buy 89 whole components, at every record.
             assertEquals(89, sum, "the global budget must stay exact");
             assertTrue(n.get("active_params").asLong() <= 12 * 8 * 768, n.get("active_params").toString());
-            assertEquals(12 * 8 * 768 - 12 * 385, n.get("params_budget").asLong());
+            assertEquals(12 * 8 * 768, n.get("params_budget").asLong(), "LoRA's count at rank 8");
+            assertTrue(n.get("active_params").asLong() > 12 * 8 * 768 - 768, "within one component of it");
             if (firstRanks == null) {
                 firstRanks = n.get("modules");
             } else {

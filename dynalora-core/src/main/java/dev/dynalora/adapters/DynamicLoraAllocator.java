@@ -849,7 +849,8 @@ public final class DynamicLoraAllocator implements RankAllocator {
         rec.put("budget", activeBudget());
         if (byParams) {
             rec.put("active_params", activeAdapterParams() + gateParams);
-            rec.put("params_budget", parameterBudget(cfg.budgetAt(step, n)));
+            // LoRA's count at the budget's rank, which active_params (adapters and gates) stays within.
+            rec.put("params_budget", parameterBudget(cfg.budgetAt(step, n)) + gateParams);
         }
         double[] imp = moduleImportance();
         ObjectNode mods = rec.putObject("modules");
