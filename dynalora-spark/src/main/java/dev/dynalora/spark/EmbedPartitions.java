@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /** The work of one partition of an embed job: consecutive rows in batches, as dynalora embed batches its lines. */
 final class EmbedPartitions implements MapPartitionsFunction<Row, Row> {
@@ -40,25 +39,7 @@ final class EmbedPartitions implements MapPartitionsFunction<Row, Row> {
         }
         LoadedEncoder enc = LoadedEncoder.get(modelDir, options.maxLen(),
                 threads > 0 ? threads : PredictPartitions.executorCores());
-        return new Iterator<>() {
-            private Iterator<Row> ready = Collections.emptyIterator();
-
-            @Override
-            public boolean hasNext() {
-                if (!ready.hasNext() && rows.hasNext()) {
-                    ready = nextBatch(enc, rows);
-                }
-                return ready.hasNext();
-            }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return ready.next();
-            }
-        };
+        return new ChunkedRows<>(rows, in -> nextBatch(enc, in));
     }
 
     private Iterator<Row> nextBatch(LoadedEncoder enc, Iterator<Row> rows) {

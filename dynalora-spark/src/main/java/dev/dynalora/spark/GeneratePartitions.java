@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
  * The work of one partition of a generate job. Rows come with their index in the whole input (Spark's
@@ -46,25 +45,7 @@ final class GeneratePartitions implements FlatMapFunction<Iterator<Tuple2<Row, L
         }
         int threads = options.threads() > 0 ? options.threads() : PredictPartitions.executorCores();
         LoadedDecoder dec = LoadedDecoder.get(modelDir, adapterDir, threads);
-        return new Iterator<>() {
-            private Iterator<Row> ready = Collections.emptyIterator();
-
-            @Override
-            public boolean hasNext() {
-                if (!ready.hasNext() && rows.hasNext()) {
-                    ready = nextChunk(dec, rows);
-                }
-                return ready.hasNext();
-            }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return ready.next();
-            }
-        };
+        return new ChunkedRows<>(rows, in -> nextChunk(dec, in));
     }
 
     private Iterator<Row> nextChunk(LoadedDecoder dec, Iterator<Tuple2<Row, Long>> rows) {

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import java.util.function.BiConsumer;
 
 /**
@@ -57,31 +56,15 @@ final class PredictPartitions implements MapPartitionsFunction<Row, Row> {
             return Collections.emptyIterator();
         }
         LoadedRun run = LoadedRun.get(runDir, threads > 0 ? threads : executorCores());
-        return new Iterator<>() {
-            private Iterator<Row> ready = Collections.emptyIterator();
-            private int chunks;
-
-            @Override
-            public boolean hasNext() {
-                if (!ready.hasNext() && rows.hasNext()) {
-                    BiConsumer<TaskContext, Integer> hook = beforeChunk;
-                    if (hook != null) {
-                        hook.accept(TaskContext.get(), chunks);
-                    }
-                    chunks++;
-                    ready = nextChunk(run, rows);
-                }
-                return ready.hasNext();
+        int[] chunks = {0};
+        return new ChunkedRows<>(rows, in -> {
+            BiConsumer<TaskContext, Integer> hook = beforeChunk;
+            if (hook != null) {
+                hook.accept(TaskContext.get(), chunks[0]);
             }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return ready.next();
-            }
-        };
+            chunks[0]++;
+            return nextChunk(run, in);
+        });
     }
 
     private Iterator<Row> nextChunk(LoadedRun run, Iterator<Row> rows) {
