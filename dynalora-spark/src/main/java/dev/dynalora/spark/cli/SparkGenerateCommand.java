@@ -17,13 +17,12 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
@@ -35,9 +34,8 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Generate completions for a JSONL file of prompts on Spark; writes what dynalora generate writes.")
 final class SparkGenerateCommand implements Callable<Integer> {
-    @Option(names = "--master", paramLabel = "URL", description = "Spark master: local[N], local[*], spark://HOST:PORT,"
-            + " yarn, k8s://... Default: spark-submit's --master, else local[*].")
-    String master;
+    @Mixin
+    SparkJobOptions job = new SparkJobOptions();
 
     @Option(names = "--model", required = true, paramLabel = "DIR",
             description = "Hugging Face causal-LM folder (model_type llama; on a cluster: at the same path on every executor).")
@@ -81,16 +79,6 @@ final class SparkGenerateCommand implements Callable<Integer> {
             description = "Sequences in flight at once on an executor (results do not depend on it). Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--threads", paramLabel = "N",
-            description = "Compute threads of each executor's model (default: spark.executor.cores, else all cores).")
-    Integer threads;
-
-    @Option(names = "--partitions", paramLabel = "N", description = "Partitions of the input (default: Spark's default parallelism).")
-    Integer partitions;
-
-    @Option(names = "--conf", paramLabel = "KEY=VALUE", description = "A Spark setting (repeatable), e.g. --conf spark.executor.memory=4g.")
-    Map<String, String> conf = new LinkedHashMap<>();
-
     static final StructType SCHEMA = new StructType()
             .add("position", DataTypes.IntegerType, false)
             .add("prompt", DataTypes.StringType, false);
@@ -100,12 +88,7 @@ final class SparkGenerateCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new UserInputException("--batch must be at least 1, got " + batch);
         }
-        if (threads != null && (threads < 1 || threads > 1024)) {
-            throw new UserInputException("--threads must be between 1 and 1024, got " + threads);
-        }
-        if (partitions != null && partitions < 1) {
-            throw new UserInputException("--partitions must be at least 1, got " + partitions);
-        }
+        job.validate();
         if (temperature == 0 && (topK != null || topP != null)) {
             throw new UserInputException("--top-k and --top-p apply to sampling; add --temperature above 0 (0 is greedy)");
         }
@@ -122,14 +105,14 @@ final class SparkGenerateCommand implements Callable<Integer> {
         for (int i = 0; i < prompts.size(); i++) {
             rows.add(RowFactory.create(i, prompts.get(i).text()));
         }
-        SparkSession spark = Sessions.start(master, conf, "dynalora spark generate");
+        SparkSession spark = job.start("dynalora spark generate");
         List<Row> generated;
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            int slices = Math.min(rows.size(), partitions != null ? partitions : jsc.defaultParallelism());
+            int slices = job.slices(rows.size(), jsc);
             var df = spark.createDataFrame(jsc.parallelize(rows, slices), SCHEMA);
             DynaloraSpark.GenerateOptions options = new DynaloraSpark.GenerateOptions(config, batch,
-                    threads == null ? 0 : threads);
+                    job.threadsOrAuto());
             generated = DynaloraSpark.generate(df, "prompt", model, adapter, options).collectAsList();
         } catch (UserInputException e) {
             throw e;

@@ -14,13 +14,12 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -31,9 +30,8 @@ import java.util.concurrent.Callable;
 @Command(name = "predict", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Predict labels for a GLUE test file on Spark; writes what dynalora predict writes.")
 final class SparkPredictCommand implements Callable<Integer> {
-    @Option(names = "--master", paramLabel = "URL", description = "Spark master: local[N], local[*], spark://HOST:PORT,"
-            + " yarn, k8s://... Default: spark-submit's --master, else local[*].")
-    String master;
+    @Mixin
+    SparkJobOptions job = new SparkJobOptions();
 
     @Option(names = "--run", required = true, paramLabel = "RUN_DIR",
             description = "Run folder (on a cluster: at the same path on every executor).")
@@ -51,16 +49,6 @@ final class SparkPredictCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "64", description = "Examples per forward pass. Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--threads", paramLabel = "N",
-            description = "Compute threads of each executor's model (default: spark.executor.cores, else all cores).")
-    Integer threads;
-
-    @Option(names = "--partitions", paramLabel = "N", description = "Partitions of the input (default: Spark's default parallelism).")
-    Integer partitions;
-
-    @Option(names = "--conf", paramLabel = "KEY=VALUE", description = "A Spark setting (repeatable), e.g. --conf spark.executor.memory=4g.")
-    Map<String, String> conf = new LinkedHashMap<>();
-
     static final StructType SCHEMA = new StructType()
             .add("position", DataTypes.IntegerType, false)
             .add("index", DataTypes.IntegerType, false)
@@ -72,12 +60,7 @@ final class SparkPredictCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new UserInputException("--batch must be at least 1, got " + batch);
         }
-        if (threads != null && (threads < 1 || threads > 1024)) {
-            throw new UserInputException("--threads must be between 1 and 1024, got " + threads);
-        }
-        if (partitions != null && partitions < 1) {
-            throw new UserInputException("--partitions must be at least 1, got " + partitions);
-        }
+        job.validate();
         OutputFile.check("--output", output, overwrite, "index\tprediction", "a predictions file", input);
         GlueTask task = DynaloraSpark.task(runDir);
         String split = task.testSplits().get(0);
@@ -91,13 +74,13 @@ final class SparkPredictCommand implements Callable<Integer> {
             Example e = examples.get(i);
             rows.add(RowFactory.create(i, e.index(), e.textA(), e.textB()));
         }
-        SparkSession spark = Sessions.start(master, conf, "dynalora spark predict");
+        SparkSession spark = job.start("dynalora spark predict");
         List<Row> predicted;
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            int slices = Math.min(rows.size(), partitions != null ? partitions : jsc.defaultParallelism());
+            int slices = job.slices(rows.size(), jsc);
             var df = spark.createDataFrame(jsc.parallelize(rows, slices), SCHEMA);
-            DynaloraSpark.Options options = DynaloraSpark.Options.DEFAULT.withBatch(batch).withThreads(threads == null ? 0 : threads);
+            DynaloraSpark.Options options = DynaloraSpark.Options.DEFAULT.withBatch(batch).withThreads(job.threadsOrAuto());
             predicted = DynaloraSpark.predict(df, "text_a", pairs ? "text_b" : null, runDir, options)
                     .select("position", "index", DynaloraSpark.PREDICTION).collectAsList();
         } catch (UserInputException e) {
