@@ -154,6 +154,11 @@ public class TrainCommand implements Callable<Integer> {
             + " features, instead of one per example from the mean of its tokens.")
     boolean gatePerToken;
 
+    @Option(names = "--gate-centre", description = "Dynamic LoRA: the gate reads its input minus a centre, the mean"
+            + " input of its module over the first batch (fixed for the run, saved with the adapter), so that it"
+            + " sees what differs between examples.")
+    boolean gateCentre;
+
     @Option(names = "--gate-lr-ratio", defaultValue = "" + AdaptiveOptions.DEFAULT_GATE_LR_RATIO,
             description = "Dynamic LoRA: the learning rate of the gate weights w as a fraction of --lr (the gate biases keep --lr). Default: ${DEFAULT-VALUE}.")
     double gateLrRatio;
@@ -342,7 +347,7 @@ public class TrainCommand implements Callable<Integer> {
         AdaptiveOptions.Builder b = AdaptiveOptions.builder(rank)
                 .rMin(rMin).tau(tau).importance(!noImportance).reallocation(!noImportance && !noReallocation)
                 .gate(!noGate).orthRegWeight(orthRegWeight).tInit(tInit).tFinal(tFinal).deltaT(deltaT)
-                .gatePerToken(gatePerToken).gateLrRatio(gateLrRatio).maxRankStep(maxRankStep)
+                .gatePerToken(gatePerToken).gateCentre(gateCentre).gateLrRatio(gateLrRatio).maxRankStep(maxRankStep)
                 .parameterBudget(budget == RankBudget.parameters);
         if (rMax != null) {
             b.rMax(rMax);

@@ -99,8 +99,8 @@ class DynamicLoraEndToEndTest {
      * in the run configuration, and gate statistics are logged.
      */
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void dynamicRunEvaluatesAsTrained(boolean perToken, @TempDir Path dir) throws Exception {
+    @org.junit.jupiter.params.provider.CsvSource({"false, false", "true, false", "false, true"})
+    void dynamicRunEvaluatesAsTrained(boolean perToken, boolean centred, @TempDir Path dir) throws Exception {
         Path run = dir.resolve("dyn");
         List<String> args = new java.util.ArrayList<>(List.of("train", "--model", CliRunner.miniLm().toString(),
                 "--task", "stsb", "--data", CliRunner.shared().resolve("glue").toString(), "--method", "dynamic",
@@ -109,11 +109,30 @@ class DynamicLoraEndToEndTest {
         if (perToken) {
             args.add("--gate-per-token");
         }
+        if (centred) {
+            args.add("--gate-centre");
+        }
         CliRunner.Result r = CliRunner.run(args.toArray(new String[0]));
         assertEquals(0, r.exit(), r.err());
         ObjectMapper om = new ObjectMapper();
         JsonNode cfg = om.readTree(run.resolve("run_config.json").toFile());
         assertEquals(perToken, cfg.findValue("gate_per_token").asBoolean(), cfg.toString());
+        assertEquals(centred, cfg.findValue("gate_centre").asBoolean(), cfg.toString());
+        // A centred gate's centre is saved with the run and in the PEFT adapter (the same values), one per module.
+        try (dev.dynalora.formats.SafetensorsReader t = dev.dynalora.formats.SafetensorsReader.open(run.resolve("trainable.safetensors"));
+             dev.dynalora.formats.SafetensorsReader p = dev.dynalora.formats.SafetensorsReader.open(run.resolve("adapter_model.safetensors"))) {
+            long centres = t.names().stream().filter(n -> n.endsWith(".lora_gate.centre")).count();
+            long peftCentres = p.names().stream().filter(n -> n.endsWith(".lora_gate.centre")).count();
+            assertEquals(centred ? 12 : 0, centres, t.names().toString());
+            assertEquals(centres, peftCentres, p.names().toString());
+            if (centred) {
+                String key = "encoder.layer.0.attention.self.query.lora_gate.centre";
+                float[] c = t.readFloat(key);
+                assertEquals(384, c.length);
+                assertTrue(java.util.stream.IntStream.range(0, c.length).anyMatch(i -> c[i] != 0f), "a measured centre");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(c, p.readFloat("base_model.model.bert." + key));
+            }
+        }
         List<String> alloc = Files.readAllLines(run.resolve("allocation.jsonl"));
         assertNotEquals(ranks(om.readTree(alloc.get(0))), ranks(om.readTree(alloc.get(alloc.size() - 1))),
                 "the ranks moved between modules (so the final masks matter)");

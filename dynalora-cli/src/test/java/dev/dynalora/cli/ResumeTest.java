@@ -84,14 +84,22 @@ class ResumeTest {
     /**
      * What a crash leaves on disk, copied from a live run at a random moment after its first checkpoint (the
      * checkpoint first: the logs only grow, so they are at least as long as it records), resumed, must end as
-     * the uninterrupted run did: AdaLoRA's importance averages and rank pattern are restored.
+     * the uninterrupted run did: AdaLoRA's importance averages and rank pattern are restored, and Dynamic LoRA's
+     * allocator state and gate centres.
      */
-    @Test
-    void adaloraResumedFromCrashSnapshotEqualsUninterrupted() throws Exception {
-        Path run = dir.resolve("adalora");
-        Path snapshot = dir.resolve("adalora-crashed");
-        String[] a = args("adalora", run, "--limit", "96", "--epochs", "2", "--lr", "3e-3", "--save-every", "3",
-                "--t-init", "4", "--t-final", "12", "--delta-t", "3");
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"adalora", "dynamic"})
+    void adaptiveRunResumedFromCrashSnapshotEqualsUninterrupted(String method) throws Exception {
+        Path run = dir.resolve(method);
+        Path snapshot = dir.resolve(method + "-crashed");
+        // Dynamic LoRA with centred gates: the centres are measured once, before the first step, and a resumed
+        // run must take them from the checkpoint rather than measure them again on its own first batch.
+        List<String> extra = new ArrayList<>(List.of("--limit", "96", "--epochs", "2", "--lr", "3e-3", "--save-every", "3",
+                "--t-init", "4", "--t-final", "12", "--delta-t", "3"));
+        if (method.equals("dynamic")) {
+            extra.add("--gate-centre");
+        }
+        String[] a = args(method, run, extra.toArray(new String[0]));
         CompletableFuture<CliRunner.Result> live = CompletableFuture.supplyAsync(() -> CliRunner.run(a));
         // After the first checkpoint, a random number of steps on (by progress, not by the clock, so the run is
         // still going however fast the machine is).

@@ -39,6 +39,9 @@ public final class LoraAdapter implements LinearAdapter {
     private final Param gateB;
     private final AdapterDropout dropout;
     private boolean perToken;     // gate per token instead of per example
+    private float[] gateCentre;   // [in] subtracted from the gate's mean before its rmsnorm; null: uncentred
+    private double[] centreSum;   // while calibrating: the sum of the units' means; null otherwise
+    private long centreUnits;     // while calibrating: how many units (with real tokens) were summed
 
     // Saved from the last forward, allocated once per shape.
     private float[] u;        // [rows, r]: A x, masked
@@ -135,6 +138,11 @@ public final class LoraAdapter implements LinearAdapter {
         return name;
     }
 
+    /** Input features of the module. */
+    public int in() {
+        return in;
+    }
+
     public int rank() {
         return rank;
     }
@@ -186,6 +194,63 @@ public final class LoraAdapter implements LinearAdapter {
 
     public boolean gatePerToken() {
         return perToken;
+    }
+
+    /**
+     * The gate's centre c [in]: with one, the gate reads rmsnorm(mean(x) - c) instead of rmsnorm(mean(x)), so
+     * that its weights see what differs between examples rather than the direction all of them share (the
+     * hidden states of a transformer share a large common component, which made the uncentred gate nearly
+     * constant; docs/dynamic-lora.md, "Centred gate"). Null when the gate is not centred.
+     */
+    public float[] gateCentre() {
+        return gateCentre;
+    }
+
+    /** Sets (a copy of) the gate's centre, or removes it with null. Needs a gate. */
+    public void setGateCentre(float[] centre) {
+        if (centre != null) {
+            if (gateW == null) {
+                throw new IllegalStateException("adapter " + name + " has no gate to centre");
+            }
+            if (centre.length != in) {
+                throw new IllegalArgumentException("adapter " + name + ": gate centre of " + centre.length
+                        + " values, the module's input has " + in);
+            }
+        }
+        this.gateCentre = centre == null ? null : centre.clone();
+    }
+
+    /**
+     * Starts measuring the gate's centre: until {@link #finishGateCentreCalibration}, every forward pass adds
+     * the means its gate units read (uncentred) to a sum. Needs a gate.
+     */
+    public void startGateCentreCalibration() {
+        if (gateW == null) {
+            throw new IllegalStateException("adapter " + name + " has no gate to centre");
+        }
+        gateCentre = null;
+        centreSum = new double[in];
+        centreUnits = 0;
+    }
+
+    /**
+     * Ends the measurement: the centre becomes the mean, over the units seen, of their means (in double,
+     * rounded to float); no unit seen leaves the gate uncentred. Returns the centre (null in that case).
+     */
+    public float[] finishGateCentreCalibration() {
+        if (centreSum == null) {
+            throw new IllegalStateException("adapter " + name + " is not calibrating its gate's centre");
+        }
+        float[] c = null;
+        if (centreUnits > 0) {
+            c = new float[in];
+            for (int j = 0; j < in; j++) {
+                c[j] = (float) (centreSum[j] / centreUnits);
+            }
+        }
+        centreSum = null;
+        gateCentre = c;
+        return c;
     }
 
     /**
@@ -314,7 +379,19 @@ public final class LoraAdapter implements LinearAdapter {
     private void computeGates(Kernels k, float[] x, TokenBatch batch) {
         int units = perToken ? batch.rows() : batch.batch();
         k.gateForward(gate, normed, rms, counts, x, batch.attentionMask(), units, unitLength(batch), in,
-                gateW.data(), gateB.data()[0], RMS_EPS);
+                gateW.data(), gateB.data()[0], gateCentre, RMS_EPS);
+        if (centreSum != null) {
+            // Calibrating (gateCentre is null): each unit's mean is normed * rms, as the kernel computed it.
+            for (int e = 0; e < units; e++) {
+                if (counts[e] == 0) {
+                    continue;
+                }
+                for (int j = 0; j < in; j++) {
+                    centreSum[j] += (double) normed[e * in + j] * rms[e];
+                }
+                centreUnits++;
+            }
+        }
         if (perToken) {
             int[] am = batch.attentionMask();
             int n = 0;

@@ -350,11 +350,13 @@ public interface Kernels {
      * Dynamic LoRA's input gate for each of units units of unitRows rows of x [units * unitRows, in]: the mean
      * m of the unit's rows whose attentionMask entry is not 0 (0 when none; counts[e] = how many), its RMS
      * norm n = m / r with r = sqrt(mean(m^2) + eps) (in double, rounded to float), and
-     * gate[e] = 2 sigmoid(w . n + bias) (the dot in double). Writes gate[units], normed[units, in] (= n),
-     * rms[units] (= r) and counts[units].
+     * gate[e] = 2 sigmoid(w . n + bias) (the dot in double). With a {@code centre} [in] (null: none), a unit
+     * with real rows uses m - centre in place of m (a unit with none keeps m = 0). Writes gate[units],
+     * normed[units, in] (= n), rms[units] (= r) and counts[units]. The backward below needs no centre: it is a
+     * constant, so d(m - centre)/dm is the identity.
      */
     void gateForward(float[] gate, float[] normed, float[] rms, int[] counts, float[] x, int[] attentionMask,
-                     int units, int unitRows, int in, float[] w, float bias, float eps);
+                     int units, int unitRows, int in, float[] w, float bias, float[] centre, float eps);
 
     /**
      * Backward of {@link #gateForward} given dGate[units]: dz = dGate * 2 s (1 - s) with s = gate / 2;

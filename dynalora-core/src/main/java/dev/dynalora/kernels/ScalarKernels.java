@@ -711,7 +711,7 @@ public final class ScalarKernels implements Kernels {
 
     @Override
     public void gateForward(float[] gate, float[] normed, float[] rms, int[] counts, float[] x, int[] attentionMask,
-                            int units, int unitRows, int in, float[] w, float bias, float eps) {
+                            int units, int unitRows, int in, float[] w, float bias, float[] centre, float eps) {
         double[] m = new double[in];
         for (int e = 0; e < units; e++) {
             Arrays.fill(m, 0);
@@ -728,7 +728,7 @@ public final class ScalarKernels implements Kernels {
             }
             double ss = 0;
             for (int j = 0; j < in; j++) {
-                m[j] = count == 0 ? 0 : m[j] / count;
+                m[j] = count == 0 ? 0 : m[j] / count - (centre != null ? centre[j] : 0);
                 ss += m[j] * m[j];
             }
             double r = Math.sqrt(ss / in + eps);

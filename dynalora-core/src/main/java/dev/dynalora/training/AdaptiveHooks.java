@@ -22,8 +22,9 @@ public final class AdaptiveHooks {
 
     public static StepHooks create(Method method, AdaptableModel model, int rank, AdaptiveOptions o, long totalSteps) {
         if (method == Method.DYNAMIC) {
-            DynamicLoraAllocator alloc = new DynamicLoraAllocator(dynamicConfig(rank, o, totalSteps), adapters(model, LoraAdapter.class));
-            return new DynamicHooks(alloc);
+            List<LoraAdapter> loras = adapters(model, LoraAdapter.class);
+            DynamicLoraAllocator alloc = new DynamicLoraAllocator(dynamicConfig(rank, o, totalSteps), loras);
+            return new DynamicHooks(alloc, o.gate() && o.gateCentre() ? loras : List.of());
         }
         if (method == Method.ADALORA) {
             AdaLoraAllocator.Config d = AdaLoraAllocator.Config.defaults(totalSteps);
@@ -91,9 +92,46 @@ public final class AdaptiveHooks {
 
     /** Dynamic LoRA's order: importance from clipped gradients, masked values kept, then reallocation. */
     public static final class DynamicHooks extends AllocatorHooks<DynamicLoraAllocator> {
+        private static final String CENTRE_KEY = "gate_centre/";
+        private final List<LoraAdapter> centred; // adapters whose gates are centred (--gate-centre); empty: none
 
-        DynamicHooks(DynamicLoraAllocator alloc) {
+        DynamicHooks(DynamicLoraAllocator alloc, List<LoraAdapter> centred) {
             super(alloc);
+            this.centred = centred.stream().filter(LoraAdapter::gated).toList();
+        }
+
+        /**
+         * Centred gates: each gate's centre is the mean input its gate reads over the first batch, measured with
+         * the adapters as initialised (B = 0, so each module sees the frozen model's features) and then fixed
+         * for the run (docs/dynamic-lora.md, "Centred gate").
+         */
+        @Override
+        public void beforeFirstStep(Runnable firstBatchPass) {
+            if (centred.isEmpty()) {
+                return;
+            }
+            centred.forEach(LoraAdapter::startGateCentreCalibration);
+            firstBatchPass.run();
+            centred.forEach(LoraAdapter::finishGateCentreCalibration);
+        }
+
+        @Override
+        public void saveState(AllocatorState state) {
+            super.saveState(state);
+            for (LoraAdapter a : centred) {
+                if (a.gateCentre() != null) {
+                    state.putFloats(CENTRE_KEY + a.name(), a.gateCentre().clone());
+                }
+            }
+        }
+
+        @Override
+        public void restoreState(AllocatorState state) {
+            super.restoreState(state);
+            for (LoraAdapter a : centred) {
+                String key = CENTRE_KEY + a.name();
+                a.setGateCentre(state.arrays().containsKey(key) ? state.floats(key, a.in()) : null);
+            }
         }
 
         @Override

@@ -18,12 +18,15 @@ import dev.dynalora.adapters.DynamicLoraConfig;
  * maxRankStep: most components a Dynamic LoRA module gains or loses at one reallocation, 0 for no limit (older
  * run configurations read as 0, what they trained with). parameterBudget: Dynamic LoRA's reallocation keeps the
  * adapters' and gates' parameters within LoRA's at the run's rank, rather than the number of components (the
- * default; older run configurations read as false, the component budget they trained with).
+ * default; older run configurations read as false, the component budget they trained with). gateCentre: Dynamic
+ * LoRA's gate reads its input minus a centre measured on the first batch (docs/dynamic-lora.md, "Centred gate";
+ * older run configurations read as false).
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance, boolean reallocation, boolean gate,
                               int initR, int targetR, double orthRegWeight, long tInit, long tFinal, long deltaT,
-                              boolean gatePerToken, Double gateLrRatio, Integer maxRankStep, Boolean parameterBudget) {
+                              boolean gatePerToken, Double gateLrRatio, Integer maxRankStep, Boolean parameterBudget,
+                              Boolean gateCentre) {
 
     /** The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"). */
     public static final double DEFAULT_GATE_LR_RATIO = 0.01;
@@ -53,6 +56,9 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
         if (parameterBudget == null) {
             parameterBudget = false;
         }
+        if (gateCentre == null) {
+            gateCentre = false;
+        }
         if (maxRankStep < 0) {
             throw new ConfigException(Setting.MAX_RANK_STEP, "must be >= 0 (0: no limit), got " + maxRankStep);
         }
@@ -64,7 +70,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
     public static AdaptiveOptions defaults(int rank) {
         return new AdaptiveOptions(2 * rank, DEFAULT_R_MIN, DEFAULT_TAU, true, true, true,
                 Math.max(rank + 1, (3 * rank + 1) / 2), rank, DEFAULT_ORTH_REG_WEIGHT,
-                SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, false, DEFAULT_GATE_LR_RATIO, DEFAULT_MAX_RANK_STEP, true);
+                SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, SCHEDULE_DEFAULT, false, DEFAULT_GATE_LR_RATIO, DEFAULT_MAX_RANK_STEP, true, false);
     }
 
     /** A builder starting from {@link #defaults(int)} for this rank. */
@@ -95,6 +101,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
         private Double gateLrRatio;
         private Integer maxRankStep;
         private Boolean parameterBudget;
+        private Boolean gateCentre;
 
         private Builder() {
         }
@@ -116,6 +123,7 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
             this.gateLrRatio = from.gateLrRatio();
             this.maxRankStep = from.maxRankStep();
             this.parameterBudget = from.parameterBudget();
+            this.gateCentre = from.gateCentre();
         }
 
         public Builder rMax(int rMax) {
@@ -198,9 +206,14 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
             return this;
         }
 
+        public Builder gateCentre(Boolean gateCentre) {
+            this.gateCentre = gateCentre;
+            return this;
+        }
+
         public AdaptiveOptions build() {
             return new AdaptiveOptions(rMax, rMin, tau, importance, reallocation, gate, initR, targetR, orthRegWeight,
-                    tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep, parameterBudget);
+                    tInit, tFinal, deltaT, gatePerToken, gateLrRatio, maxRankStep, parameterBudget, gateCentre);
         }
     }
 }

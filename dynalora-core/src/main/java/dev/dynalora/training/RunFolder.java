@@ -309,6 +309,9 @@ public final class RunFolder {
     /** Suffix of a Dynamic LoRA module's component mask in {@link #TRAINABLE} (the mask is not a parameter). */
     public static final String MASK_SUFFIX = ".lora_mask";
 
+    /** Suffix of a centred gate's centre in {@link #TRAINABLE} (measured, not trained; see LoraAdapter#gateCentre). */
+    public static final String CENTRE_SUFFIX = ".lora_gate.centre";
+
     /**
      * Writes the trained values and, for adapters with a component mask (Dynamic LoRA), the final masks: the
      * allocation is part of the trained model, and without it eval, predict and merge would rebuild the
@@ -325,6 +328,9 @@ public final class RunFolder {
         for (LinearModule lm : model.linearModules()) {
             if (lm.adapter() instanceof LoraAdapter a && a.componentMask() != null) {
                 m.put(lm.name() + MASK_SUFFIX, new Tensor(new int[] {a.rank()}, a.componentMask().clone()));
+            }
+            if (lm.adapter() instanceof LoraAdapter a && a.gateCentre() != null) {
+                m.put(lm.name() + CENTRE_SUFFIX, new Tensor(new int[] {a.in()}, a.gateCentre().clone()));
             }
         }
         SafetensorsWriter.write(dir.resolve(TRAINABLE), m);
@@ -344,6 +350,11 @@ public final class RunFolder {
             for (Param p : params) {
                 Tensor t = r.readChecked(p.name(), p.value().shape());
                 System.arraycopy(t.data(), 0, p.data(), 0, p.value().size());
+            }
+            for (LinearModule lm : model.linearModules()) {
+                if (lm.adapter() instanceof LoraAdapter a && a.gated() && r.has(lm.name() + CENTRE_SUFFIX)) {
+                    a.setGateCentre(r.readChecked(lm.name() + CENTRE_SUFFIX, new int[] {a.in()}).data());
+                }
             }
             boolean missing = false;
             for (LinearModule lm : model.linearModules()) {

@@ -9,6 +9,16 @@ import dev.dynalora.adapters.AllocatorState;
  * call update_and_allocate by hand). Step indices are zero-based, as passed to {@link ClassifierStep}.
  */
 public interface StepHooks {
+    /**
+     * Once, before the first step of a run that does not resume: {@code firstBatchPass} runs the forward and
+     * backward pass of the run's first whole batch and discards its gradients, for a method that measures
+     * something of the inputs before training (Dynamic LoRA's gate centres). It is the whole batch on every
+     * data-parallel worker, so every worker measures the same. What is measured belongs in
+     * {@link #saveState}: a resumed run does not measure again.
+     */
+    default void beforeFirstStep(Runnable firstBatchPass) {
+    }
+
     /** After backward, before clipping: add a regulariser's gradient; returns the loss it adds. */
     default double regularize(long step) {
         return 0;

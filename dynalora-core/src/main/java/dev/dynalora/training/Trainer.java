@@ -163,6 +163,19 @@ public final class Trainer {
             recordChanges(run, from.config(), c, p.step);
             run.writeConfig(c);
         }
+        if (!resume) {
+            // The whole first batch, on every data-parallel worker alike; its gradients are discarded.
+            hooks.beforeFirstStep(() -> {
+                int[] first = BatchPlanner.trainBatches(objective.trainLengths(), c.batch(), c.seed(), 0).get(0);
+                for (Param q : params) {
+                    q.zeroGrad();
+                }
+                objective.lossAndGradients(kernels, first, c.seed(), 0);
+                for (Param q : params) {
+                    q.zeroGrad();
+                }
+            });
+        }
         Checkpointer checkpoints = new Checkpointer(run, c, params, opt, hooks, trainExamples, total, resume ? p.step : -1);
         listener.started(total, trainExamples, objective.evalExamples());
         if (resume) {

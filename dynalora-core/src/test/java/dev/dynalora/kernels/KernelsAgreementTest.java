@@ -890,12 +890,22 @@ class KernelsAgreementTest {
             float eps = 1e-6f;
             // The mean of <= 7 rows in float and one float division against double: rel 1e-5, abs 1e-6; gate
             // and rms from double sums on both: rel 1e-6.
+            // A centred gate (Dynamic LoRA's --gate-centre) subtracts a constant vector from each real unit's mean.
+            float[] centre = gauss(r, in, 0.7);
+            check("gateForward centred" + at, run(k -> {
+                float[] gate = new float[units];
+                float[] normed = new float[units * in];
+                float[] rms = new float[units];
+                int[] counts = new int[units];
+                k.gateForward(gate, normed, rms, counts, x, mask, units, unitRows, in, w, bias, centre, eps);
+                return out(gate, normed, rms);
+            }), 1e-5, 1e-6);
             List<List<float[]>> fwd = run(k -> {
                 float[] gate = new float[units];
                 float[] normed = new float[units * in];
                 float[] rms = new float[units];
                 int[] counts = new int[units];
-                k.gateForward(gate, normed, rms, counts, x, mask, units, unitRows, in, w, bias, eps);
+                k.gateForward(gate, normed, rms, counts, x, mask, units, unitRows, in, w, bias, null, eps);
                 float[] cf = new float[units];
                 for (int e = 0; e < units; e++) {
                     cf[e] = counts[e];

@@ -63,10 +63,15 @@ class BertGradientCheckTest {
         check(m, params, 3);
     }
 
-    /** Dynamic LoRA's gate per example (the default) and per token, padding included. */
+    /**
+     * Dynamic LoRA's gate per example (the default) and per token, padding included, uncentred and centred
+     * (--gate-centre: the centre is a constant, so only the forward changes; the input gradient must still
+     * match).
+     */
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void loraAndDynamicGateGradientsMatchFiniteDifferences(boolean perToken, @TempDir Path dir) throws Exception {
+    @org.junit.jupiter.params.provider.CsvSource({"false, false", "true, false", "false, true", "true, true"})
+    void loraAndDynamicGateGradientsMatchFiniteDifferences(boolean perToken, boolean centred, @TempDir Path dir)
+            throws Exception {
         ModelConfig c = TinyBert.config(dir, 2, 8, 2, 12, 0.0);
         SequenceClassifier m = TinyBert.classifier(c, 3, 7);
         List<Param> params = MethodSetup.apply(m, Method.DYNAMIC, LoraConfig.of(2, 4f, "query,value,dense", false, 0f, 3));
@@ -78,6 +83,11 @@ class BertGradientCheckTest {
                 GradientCheck.randomize(a.loraB().data(), r, 0.3);
                 GradientCheck.randomize(a.gateWeight().data(), r, 0.5);
                 a.gateBias().data()[0] = 0.2f;
+                if (centred) {
+                    float[] centre = new float[a.in()];
+                    GradientCheck.randomize(centre, r, 0.5);
+                    a.setGateCentre(centre);
+                }
             }
         }
         check(m, params, 3);

@@ -112,7 +112,7 @@ class AdamWLearningRateGroupTest {
         // The optimizer built for the run moves a gate weight by ratio * lr, a gate bias and every other parameter by
         // lr: one step from zero moments moves each element by about its rate (Adam's first step is lr * sign(grad)).
         AdamW opt = MethodSetup.optimizer(m, params, Method.DYNAMIC, 0f,
-                new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 2, 0.5, -1, -1, -1, false, 0.1, 0, null));
+                new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 2, 0.5, -1, -1, -1, false, 0.1, 0, null, null));
         Set<Param> weights = MethodSetup.gateWeights(m);
         assertEquals(2 * 2, weights.size());
         for (Param p : params) {

@@ -177,6 +177,9 @@ final class AdapterReader {
         if ((f.gateWeightKey == null) != (f.gateBiasKey == null)) {
             throw new UserInputException(where + "has only one of lora_gate.weight and lora_gate.bias");
         }
+        if (f.gateCentreKey != null && f.gateWeightKey == null) {
+            throw new UserInputException(where + "has lora_gate.centre but no lora_gate.weight and .bias");
+        }
         int[] as = r.shape(f.aKey);
         int[] bs = r.shape(f.bKey);
         if (as.length != 2 || as[1] != m.in()) {
@@ -230,6 +233,14 @@ final class AdapterReader {
             }
             System.arraycopy(r.readFloat(f.gateWeightKey), 0, ad.gateWeight().data(), 0, m.in());
             ad.gateBias().data()[0] = r.readFloat(f.gateBiasKey)[0];
+            if (f.gateCentreKey != null) {
+                int[] gc = r.shape(f.gateCentreKey);
+                if (!Arrays.equals(gc, new int[] {m.in()})) {
+                    throw new UserInputException(where + "lora_gate.centre has shape " + shapeText(gc) + ", expected ["
+                            + m.in() + "]");
+                }
+                ad.setGateCentre(r.readFloat(f.gateCentreKey));
+            }
         }
         return ad;
     }

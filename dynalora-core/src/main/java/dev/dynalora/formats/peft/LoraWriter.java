@@ -60,6 +60,10 @@ final class LoraWriter {
             if (a.gated()) {
                 tensors.put(PeftKeys.fileKey(layout, a.gateWeight().name()), a.gateWeight().value());
                 tensors.put(PeftKeys.fileKey(layout, a.gateBias().name()), a.gateBias().value());
+                if (a.gateCentre() != null) {
+                    tensors.put(PeftKeys.fileKey(layout, m.name() + ".lora_gate.centre"),
+                            new Tensor(new int[] {a.gateCentre().length}, a.gateCentre().clone()));
+                }
                 perToken |= a.gatePerToken();
             }
             // Keys are our whole module paths: PEFT matches them with re.match("(.*\.)?(key)$") against the Hugging

@@ -12,6 +12,7 @@ final class ModuleTensors {
     String eKey;
     String gateWeightKey;
     String gateBiasKey;
+    String gateCentreKey;
     /** lora_A's rank in the file, once its shapes are checked. */
     int rank;
 
@@ -26,6 +27,7 @@ final class ModuleTensors {
             case E -> eKey = key;
             case GATE_WEIGHT -> gateWeightKey = key;
             case GATE_BIAS -> gateBiasKey = key;
+            case GATE_CENTRE -> gateCentreKey = key;
         }
     }
 

@@ -17,7 +17,7 @@ final class PeftKeys {
     static final String PREFIX = "base_model.model.";
 
     /** What a LoRA-family key holds for its module. */
-    enum Role { A, B, E, GATE_WEIGHT, GATE_BIAS }
+    enum Role { A, B, E, GATE_WEIGHT, GATE_BIAS, GATE_CENTRE }
 
     /** A key split into our module name and the role of its tensor. */
     record LoraKey(String module, Role role) {
@@ -25,8 +25,9 @@ final class PeftKeys {
 
     private static final String[] SUFFIXES = {
             ".lora_A.weight", ".lora_A", ".lora_B.weight", ".lora_B", ".lora_E.weight", ".lora_E",
-            ".lora_gate.weight", ".lora_gate.bias"};
-    private static final Role[] ROLES = {Role.A, Role.A, Role.B, Role.B, Role.E, Role.E, Role.GATE_WEIGHT, Role.GATE_BIAS};
+            ".lora_gate.weight", ".lora_gate.bias", ".lora_gate.centre"};
+    private static final Role[] ROLES = {Role.A, Role.A, Role.B, Role.B, Role.E, Role.E, Role.GATE_WEIGHT, Role.GATE_BIAS,
+            Role.GATE_CENTRE};
 
     private PeftKeys() {
     }

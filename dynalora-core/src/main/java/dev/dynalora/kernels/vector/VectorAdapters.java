@@ -79,16 +79,16 @@ public final class VectorAdapters {
     /** See {@link dev.dynalora.kernels.Kernels#gateForward}. Units are spread over the threads. */
     public static void gateForward(Kernels k, float[] gate, float[] normed, float[] rms, int[] counts, float[] x,
                                    int[] attentionMask, int units, int unitRows, int in, float[] w, float bias,
-                                   float eps) {
+                                   float[] centre, float eps) {
         k.parallelFor(units, (from, to) -> {
             for (int e = from; e < to; e++) {
-                gateUnit(gate, normed, rms, counts, x, attentionMask, unitRows, in, w, bias, eps, e);
+                gateUnit(gate, normed, rms, counts, x, attentionMask, unitRows, in, w, bias, centre, eps, e);
             }
         });
     }
 
     private static void gateUnit(float[] gate, float[] normed, float[] rms, int[] counts, float[] x, int[] am,
-                                 int t, int in, float[] w, float bias, float eps, int e) {
+                                 int t, int in, float[] w, float bias, float[] centre, float eps, int e) {
         int off = e * in;
         Arrays.fill(normed, off, off + in, 0f);
         int c = 0;
@@ -102,8 +102,9 @@ public final class VectorAdapters {
         counts[e] = c;
         double ss = 0;
         float invC = c == 0 ? 0f : 1f / c;
+        boolean centred = centre != null && c > 0;
         for (int j = 0; j < in; j++) {
-            normed[off + j] *= invC;
+            normed[off + j] = centred ? normed[off + j] * invC - centre[j] : normed[off + j] * invC;
             ss += (double) normed[off + j] * normed[off + j];
         }
         float r = (float) Math.sqrt(ss / in + eps);

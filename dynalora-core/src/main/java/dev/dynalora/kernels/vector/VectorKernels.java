@@ -248,8 +248,9 @@ public abstract class VectorKernels implements Kernels {
 
     @Override
     public void gateForward(float[] gate, float[] normed, float[] rms, int[] counts, float[] x, int[] attentionMask,
-                            int units, int unitRows, int in, float[] w, float bias, float eps) {
-        VectorAdapters.gateForward(this, gate, normed, rms, counts, x, attentionMask, units, unitRows, in, w, bias, eps);
+                            int units, int unitRows, int in, float[] w, float bias, float[] centre, float eps) {
+        VectorAdapters.gateForward(this, gate, normed, rms, counts, x, attentionMask, units, unitRows, in, w, bias, centre,
+                eps);
     }
 
     @Override

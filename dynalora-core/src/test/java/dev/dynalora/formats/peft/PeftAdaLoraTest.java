@@ -162,7 +162,7 @@ class PeftAdaLoraTest {
         ModelConfig c = config(dir);
         SequenceClassifier m = model(c, 7, LABELS);
         LoraConfig lora = LoraConfig.of(2, 8f, "query,value,dense", false, 0.1f, 3);
-        AdaptiveOptions o = new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 1, 0.5, 2, 3, 1, false, 1.0, 0, null);
+        AdaptiveOptions o = new AdaptiveOptions(4, 1, 2.0, true, true, true, 3, 1, 0.5, 2, 3, 1, false, 1.0, 0, null, null);
         List<Param> params = MethodSetup.apply(m, Method.ADALORA, lora, o);
         long total = 12;
         StepHooks hooks = AdaptiveHooks.create(Method.ADALORA, m, 2, o, total);

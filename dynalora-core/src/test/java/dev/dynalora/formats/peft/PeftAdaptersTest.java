@@ -158,6 +158,55 @@ class PeftAdaptersTest {
         assertUserError(() -> PeftAdapters.load(dir.resolve("a"), model(c, 7, LABELS)), "dynalora_gate", "per_word");
     }
 
+    /**
+     * Centred gates (--gate-centre): the centre travels as lora_gate.centre, loads back so the outputs are the
+     * same bits, and a file with a centre of the wrong size, or a centre without a gate, is a user error.
+     */
+    @Test
+    void centredGatesRoundTripWithTheirCentres(@TempDir Path dir) throws Exception {
+        ModelConfig c = config(dir);
+        SequenceClassifier trained = model(c, 7, LABELS);
+        attach(trained, List.of("query", "value"), 2, 4f, false, true, true, 21);
+        float[] uncentred = logits(trained);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(4);
+        for (LinearModule lm : trained.encoder().linearModules()) {
+            if (lm.adapter() instanceof LoraAdapter a) {
+                float[] centre = new float[a.in()];
+                for (int i = 0; i < centre.length; i++) {
+                    centre[i] = (float) rnd.nextGaussian();
+                }
+                a.setGateCentre(centre);
+            }
+        }
+        float[] expected = logits(trained);
+        assertFalse(Arrays.equals(uncentred, expected), "the centre changes the outputs");
+        PeftAdapters.save(dir.resolve("a"), trained, LoraConfig.of(2, 4f, "query,value", false, 0f, 1), null, null);
+        String key = "base_model.model.bert.encoder.layer.0.attention.self.query.lora_gate.centre";
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("a/adapter_model.safetensors"))) {
+            assertTrue(r.has(key), r.names().toString());
+        }
+        SequenceClassifier fresh = model(c, 7, LABELS);
+        PeftAdapters.load(dir.resolve("a"), fresh);
+        assertArrayEquals(expected, logits(fresh));
+
+        Path w = dir.resolve("a/adapter_model.safetensors");
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        try (SafetensorsReader r = SafetensorsReader.open(w)) {
+            for (String n : r.names()) {
+                all.put(n, new Tensor(r.shape(n), r.readFloat(n)));
+            }
+        }
+        Map<String, Tensor> shortCentre = new LinkedHashMap<>(all);
+        shortCentre.put(key, new Tensor(new int[] {3}, new float[3]));
+        SafetensorsWriter.write(w, shortCentre, Map.of("format", "pt"));
+        assertUserError(() -> PeftAdapters.load(dir.resolve("a"), model(c, 7, LABELS)), "lora_gate.centre", "[3]");
+        Map<String, Tensor> noGate = new LinkedHashMap<>(all);
+        noGate.remove(key.replace(".centre", ".weight"));
+        noGate.remove(key.replace(".centre", ".bias"));
+        SafetensorsWriter.write(w, noGate, Map.of("format", "pt"));
+        assertUserError(() -> PeftAdapters.load(dir.resolve("a"), model(c, 7, LABELS)), "lora_gate.centre but no lora_gate");
+    }
+
     @Test
     void extraTensorsAreWrittenUnderThePeftPrefix(@TempDir Path dir) throws Exception {
         ModelConfig c = config(dir);
