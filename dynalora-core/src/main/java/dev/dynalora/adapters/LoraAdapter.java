@@ -18,7 +18,8 @@ import java.util.SplittableRandom;
  * per-example input gate g(x) = 2 sigmoid(w . rmsnorm(mean(x)) + b), where mean(x) averages the example's
  * real (non-padding) tokens; with w = 0, b = 0 the gate is exactly 1. With no mask and no gate the arithmetic
  * is exactly plain LoRA's. {@link #setGatePerToken} switches to a gate per token, g(x_t) = 2 sigmoid(w .
- * rmsnorm(x_t) + b) (0 in place of x_t for padding tokens).
+ * rmsnorm(x_t) + b) (0 in place of x_t for padding tokens). {@link #setGateCentre} centres the gate's input:
+ * rmsnorm(mean(x) - c), with c measured by {@link #startGateCentreCalibration} / {@link #finishGateCentreCalibration}.
  *
  * <p>With an {@link AdapterDropout} of p &gt; 0, training computes y += s g(x) B A drop(x) (PEFT's lora_dropout).
  * The gate averages the undropped x: it summarises the example, and a mask drawn per element would only add noise
