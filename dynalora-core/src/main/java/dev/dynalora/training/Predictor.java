@@ -56,4 +56,27 @@ public final class Predictor {
         }
         return out;
     }
+
+    /**
+     * The class probabilities of one row of logits, in the task's label order: softmax in double precision,
+     * rounded to float. The serving endpoint and the Spark predictor return these, so one definition keeps
+     * their numbers the same.
+     */
+    public static float[] probabilities(float[] logits) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : logits) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        double[] e = new double[logits.length];
+        for (int i = 0; i < logits.length; i++) {
+            e[i] = Math.exp(logits[i] - max);
+            sum += e[i];
+        }
+        float[] p = new float[logits.length];
+        for (int i = 0; i < logits.length; i++) {
+            p[i] = (float) (e[i] / sum);
+        }
+        return p;
+    }
 }

@@ -161,30 +161,11 @@ final class ClassifierService implements AutoCloseable {
                 if (c.task.isRegression()) {
                     out.add(new Result(label, null, Math.max(0f, Math.min(5f, logits[0])), tokens));
                 } else {
-                    out.add(new Result(label, softmax(logits), null, tokens));
+                    out.add(new Result(label, Predictor.probabilities(logits), null, tokens));
                 }
             }
         }
         return out;
-    }
-
-    /** Softmax of one row of logits, in double precision, in the task's label order. */
-    static float[] softmax(float[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : logits) {
-            max = Math.max(max, v);
-        }
-        double sum = 0;
-        double[] e = new double[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            e[i] = Math.exp(logits[i] - max);
-            sum += e[i];
-        }
-        float[] p = new float[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            p[i] = (float) (e[i] / sum);
-        }
-        return p;
     }
 
     @Override

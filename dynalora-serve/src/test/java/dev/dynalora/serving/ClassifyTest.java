@@ -120,7 +120,7 @@ class ClassifyTest {
             JsonNode d = data.get(i);
             assertEquals(i, d.path("index").asInt());
             assertEquals(Predictor.predictionTexts(GlueTask.SST2, want[i], 2).get(0), d.path("label").asText());
-            float[] p = ClassifierService.softmax(want[i]);
+            float[] p = dev.dynalora.training.Predictor.probabilities(want[i]);
             JsonNode got = d.path("probabilities");
             assertEquals(2, got.size());
             assertEquals(p[0], (float) got.get(0).asDouble(), "bit for bit: the same logits");
@@ -138,7 +138,7 @@ class ClassifyTest {
         assertEquals(200, lr.status(), lr.body());
         assertEquals(32, lr.json().path("usage").path("prompt_tokens").asInt());
         float[] lw = predictorLogits(sst2, List.of(row(longText, null)))[0];
-        assertEquals(ClassifierService.softmax(lw)[1], (float) lr.json().path("data").get(0).path("probabilities").get(1).asDouble());
+        assertEquals(dev.dynalora.training.Predictor.probabilities(lw)[1], (float) lr.json().path("data").get(0).path("probabilities").get(1).asDouble());
     }
 
     @Test

@@ -91,7 +91,7 @@ final class PredictPartitions implements MapPartitionsFunction<Row, Row> {
             System.arraycopy(logits, i * c, l, 0, c);
             values[r.length()] = predictions.get(i);
             values[r.length() + 1] = l;
-            values[r.length() + 2] = run.task.isRegression() ? null : softmax(l);
+            values[r.length() + 2] = run.task.isRegression() ? null : Predictor.probabilities(l);
             out.add(RowFactory.create(values));
         }
         return out.iterator();
@@ -102,25 +102,6 @@ final class PredictPartitions implements MapPartitionsFunction<Row, Row> {
             throw new UserInputException("column " + name + " is null in a row; drop or fill null texts before predicting");
         }
         return r.getString(column);
-    }
-
-    /** Softmax in double precision, rounded to float: the class probabilities of one row's logits. */
-    static float[] softmax(float[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : logits) {
-            max = Math.max(max, v);
-        }
-        double sum = 0;
-        double[] e = new double[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            e[i] = Math.exp(logits[i] - max);
-            sum += e[i];
-        }
-        float[] p = new float[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            p[i] = (float) (e[i] / sum);
-        }
-        return p;
     }
 
     /** Compute threads for a model in this executor: spark.executor.cores when set, else the machine's cores. */
