@@ -173,6 +173,23 @@ class DataParallelTrainTest {
         assertTrue(rel <= 1e-5, "2 workers vs the plain run: max relative difference " + rel);
     }
 
+    /**
+     * Dynamic LoRA with centred gates (--gate-centre): each worker measures the centres on the whole first batch,
+     * so two workers still train what --shards 2 trains, centres included, bit for bit.
+     */
+    @Test
+    void centredDynamicLoraOnTwoWorkersEqualsShardsTwo() throws Exception {
+        TrainConfig c = config(2, 1, 0).toBuilder().method("dynamic")
+                .adaptive(dev.dynalora.training.AdaptiveOptions.builder(8).gateCentre(true).tInit(1).tFinal(1).deltaT(1).build())
+                .build();
+        Path single = RunFolder.create(Fixtures.dir().resolve("dp-centred-shards2"), false).dir();
+        Map<String, float[]> expected = trainHere(c, single);
+        assertTrue(expected.keySet().stream().anyMatch(n -> n.endsWith(".lora_gate.centre")), expected.keySet().toString());
+        Path dir = RunFolder.create(Fixtures.dir().resolve("dp-centred-spark"), false).dir();
+        DynaloraSpark.train(spark, c.toBuilder().shards(1).build(), dir, 2);
+        assertBitIdentical(expected, tensors(dir), "centred Dynamic LoRA, 2 workers vs train --shards 2");
+    }
+
     @Test
     void aStageThatFailsAfterACheckpointIsRetriedAndResumesToTheSameAdapter() throws Exception {
         Path dir = RunFolder.create(Fixtures.dir().resolve("dp-retried"), false).dir();
