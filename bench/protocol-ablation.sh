@@ -67,7 +67,7 @@ def grid_lr(x):   # the grid names rates as 5e-4, 1e-3
 cols = [("variant (" + flags + ")", lambda t: best(f"{out}/{t}-lr{lr}-s{seed}")),
         ("dynamic (grid)", lambda t: best(f"{grid}/{t}-dynamic-lr{grid_lr(lr)}-s{seed}")),
         ("lora (grid)", lambda t: best(f"{grid}/{t}-lora-lr{grid_lr(lr)}-s{seed}"))]
-print(f"lr {lr}, seed {seed}; best-epoch dev score x 100 (MCC for CoLA, Pearson for STS-B, accuracy otherwise)")
+print(f"lr {lr}, seed {seed}; best-epoch dev score x 100 as the grid scores it (the mean of the task's metrics: MCC for CoLA, accuracy and F1 for MRPC, Pearson and Spearman for STS-B, accuracy otherwise)")
 print("| task | " + " | ".join(c for c, _ in cols) + " |")
 print("| --- |" + " ---: |" * len(cols))
 sums = [[] for _ in cols]
