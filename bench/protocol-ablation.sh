@@ -21,11 +21,11 @@ LR="${4:-5e-4}"
 SEED="${5:-1}"
 THREADS="${6:-2}"
 mkdir -p "$OUT"
-echo "$FLAGS" > "$OUT/flags.txt"
 
 finished() { [ -f "$1/metrics.jsonl" ] && grep -q '"type":"summary"' "$1/metrics.jsonl"; }
 
 if [ "${TABLE_ONLY:-0}" != 1 ]; then
+  echo "$FLAGS" > "$OUT/flags.txt"
   for task in ${TASKS//,/ }; do
     run="$OUT/$task-lr$LR-s$SEED"
     if finished "$run"; then continue; fi
@@ -61,12 +61,9 @@ def best(run):
     s = summary(run)
     return None if s is None else 100 * s["best"]["score"]
 
-def grid_lr(x):   # the grid names rates as 5e-4, 1e-3
-    return x
-
 cols = [("variant (" + flags + ")", lambda t: best(f"{out}/{t}-lr{lr}-s{seed}")),
-        ("dynamic (grid)", lambda t: best(f"{grid}/{t}-dynamic-lr{grid_lr(lr)}-s{seed}")),
-        ("lora (grid)", lambda t: best(f"{grid}/{t}-lora-lr{grid_lr(lr)}-s{seed}"))]
+        ("dynamic (grid)", lambda t: best(f"{grid}/{t}-dynamic-lr{lr}-s{seed}")),
+        ("lora (grid)", lambda t: best(f"{grid}/{t}-lora-lr{lr}-s{seed}"))]
 print(f"lr {lr}, seed {seed}; best-epoch dev score x 100 as the grid scores it (the mean of the task's metrics: MCC for CoLA, accuracy and F1 for MRPC, Pearson and Spearman for STS-B, accuracy otherwise)")
 print("| task | " + " | ".join(c for c, _ in cols) + " |")
 print("| --- |" + " ---: |" * len(cols))

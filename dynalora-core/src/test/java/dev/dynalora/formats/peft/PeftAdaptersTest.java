@@ -148,12 +148,7 @@ class PeftAdaptersTest {
 
         // An unknown gate kind is a user error, not a silent per-example gate.
         Path w = dir.resolve("a/adapter_model.safetensors");
-        Map<String, Tensor> all = new LinkedHashMap<>();
-        try (SafetensorsReader r = SafetensorsReader.open(w)) {
-            for (String n : r.names()) {
-                all.put(n, new Tensor(r.shape(n), r.readFloat(n)));
-            }
-        }
+        Map<String, Tensor> all = readAll(w);
         SafetensorsWriter.write(w, all, Map.of("format", "pt", PeftFiles.GATE_METADATA, "per_word"));
         assertUserError(() -> PeftAdapters.load(dir.resolve("a"), model(c, 7, LABELS)), "dynalora_gate", "per_word");
     }
@@ -190,12 +185,7 @@ class PeftAdaptersTest {
         assertArrayEquals(expected, logits(fresh));
 
         Path w = dir.resolve("a/adapter_model.safetensors");
-        Map<String, Tensor> all = new LinkedHashMap<>();
-        try (SafetensorsReader r = SafetensorsReader.open(w)) {
-            for (String n : r.names()) {
-                all.put(n, new Tensor(r.shape(n), r.readFloat(n)));
-            }
-        }
+        Map<String, Tensor> all = readAll(w);
         Map<String, Tensor> shortCentre = new LinkedHashMap<>(all);
         shortCentre.put(key, new Tensor(new int[] {3}, new float[3]));
         SafetensorsWriter.write(w, shortCentre, Map.of("format", "pt"));
@@ -588,5 +578,16 @@ class PeftAdaptersTest {
                 assertNull(lm.adapter(), lm.name());
             }
         }
+    }
+
+    /** Every tensor of a safetensors file, by name, in file order. */
+    static Map<String, Tensor> readAll(Path file) throws Exception {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            for (String n : r.names()) {
+                all.put(n, new Tensor(r.shape(n), r.readFloat(n)));
+            }
+        }
+        return all;
     }
 }
