@@ -83,7 +83,7 @@ class DynamicLoraEndToEndTest {
         JsonNode cfg = om.readTree(run.resolve("adapter_config.json").toFile());
         assertEquals("LORA", cfg.get("peft_type").asText());
         JsonNode runCfg = om.readTree(run.resolve("run_config.json").toFile());
-        assertEquals(0.01, runCfg.findValue("gate_lr_ratio").asDouble(), 0.0, runCfg.toString());
+        assertEquals(0.1, runCfg.findValue("gate_lr_ratio").asDouble(), 0.0, runCfg.toString());
         assertEquals(2, runCfg.findValue("max_rank_step").asInt(), runCfg.toString());
         CliRunner.Result merge = CliRunner.run("merge", "--run", run.toString(), "--out", dir.resolve("merged").toString());
         assertEquals(2, merge.exit(), merge.out() + merge.err());

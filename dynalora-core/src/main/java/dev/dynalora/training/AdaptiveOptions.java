@@ -28,8 +28,11 @@ public record AdaptiveOptions(int rMax, int rMin, double tau, boolean importance
                               boolean gatePerToken, Double gateLrRatio, Integer maxRankStep, Boolean parameterBudget,
                               Boolean gateCentre) {
 
-    /** The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"). */
-    public static final double DEFAULT_GATE_LR_RATIO = 0.01;
+    /**
+     * The gates' learning rate relative to the adapters' (docs/dynamic-lora.md, "The gate's learning rate"): 0.1
+     * since the protocol runs of issue #15, where at 0.01 the gate stayed constant over the examples; 0.01 before.
+     */
+    public static final double DEFAULT_GATE_LR_RATIO = 0.1;
 
     /** Components a module may gain or lose at one reallocation (docs/dynamic-lora.md, "Damping the moves"). */
     public static final int DEFAULT_MAX_RANK_STEP = DynamicLoraConfig.DEFAULT_MAX_RANK_STEP;
