@@ -6,14 +6,21 @@ import sun.misc.Signal;
  * Ctrl-C (SIGINT) and SIGTERM. By default the JVM exits at once on either, which in the middle of training
  * would lose every step since the last checkpoint and say nothing. Instead, while a training loop is running
  * ({@link #arm}), the first signal only asks it to stop: it finishes the step in flight, saves a checkpoint
- * and prints the command that resumes it (see TrainCommand). A second signal, or one that arrives while no
+ * and prints the command that resumes it (see TrainCommand). A second Ctrl-C, or a signal that arrives while no
  * training loop runs, exits at once with the conventional code 128 + the signal's number, as the JVM would.
+ *
+ * <p>A SIGTERM that arrives while the stop is already under way is ignored, not taken as "quit at once": it is a
+ * supervisor passing on the same request (Ctrl-C on {@code bench glue} reaches its child run from the terminal,
+ * and then again as the SIGTERM of the parent's shutdown hook; Spark and service managers do the same), and
+ * obeying it would throw away the checkpoint the first signal is saving. SIGKILL stays the way to end a run at
+ * once.
  *
  * <p>sun.misc.Signal (module jdk.unsupported, readable by every class-path application) is the JDK's only way
  * to handle a signal without starting shutdown; shutdown hooks run when it is too late to finish a step
  * cleanly.
  */
 final class Interrupts {
+    private static final int SIGTERM = 15;
     private static volatile boolean armed;
     private static volatile int signal; // the first signal received while armed, 0 for none
 
@@ -32,6 +39,9 @@ final class Interrupts {
     }
 
     private static void handle(Signal s) {
+        if (armed && signal != 0 && s.getNumber() == SIGTERM) {
+            return; // the stop is under way; see the class comment
+        }
         if (!armed || signal != 0) {
             System.exit(128 + s.getNumber());
         }

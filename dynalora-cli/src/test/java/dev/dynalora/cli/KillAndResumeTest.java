@@ -97,13 +97,69 @@ class KillAndResumeTest {
 
     @Test
     void sigtermStopsCleanlyWithACheckpointAndTheResumeCommand() throws Exception {
-        interruptResumeAndCompare("TERM", 15, out -> trainArgs("lora", out), TOTAL_STEPS);
+        interruptResumeAndCompare("TERM", 15, 1, out -> trainArgs("lora", out), TOTAL_STEPS);
+    }
+
+    /**
+     * A second SIGTERM while the run is stopping is a supervisor passing the request on (bench glue's shutdown
+     * hook after the terminal's Ctrl-C, Spark, a service manager), not "quit at once": the checkpoint is saved.
+     */
+    @Test
+    void aSecondSigtermWhileStoppingStillSavesTheCheckpoint() throws Exception {
+        interruptResumeAndCompare("TERM", 15, 2, out -> trainArgs("lora", out), TOTAL_STEPS);
+    }
+
+    /**
+     * SIGTERM to bench glue alone (its child run gets no signal but the parent's): the parent stops the run and
+     * waits for it, so that when bench glue has exited the run has saved its checkpoint and nothing is left
+     * running; the same command then resumes the grid and completes it.
+     */
+    @Test
+    void benchGlueStoppedBySigtermLeavesItsRunStoppedWithACheckpoint() throws Exception {
+        Path grid = dir.resolve("grid-term");
+        List<String> args = List.of("bench", "glue", "--model", model.toString(),
+                "--data", CliRunner.shared().resolve("glue").toString(), "--out", grid.toString(), "--tasks", "mrpc",
+                "--methods", "lora", "--seeds", "1", "--epochs", "2", "--limit-for", "mrpc=160", "--eval-limit", "16",
+                "--max-len", "32", "--batch", "4", "--threads", "1");
+        Path run = grid.resolve("mrpc-lora-s1");
+        Path log = dir.resolve("grid-term.log");
+        Process p = child(args, log);
+        List<ProcessHandle> runs;
+        long signalledAfter;
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            while (lastLoggedStep(run) < 3) {
+                waitABit(p, deadline, log);
+            }
+            signalledAfter = lastLoggedStep(run);
+            runs = p.descendants().toList();
+            assertFalse(runs.isEmpty(), "bench glue runs its training in a child JVM");
+            Process kill = new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).inheritIO().start();
+            assertEquals(0, kill.waitFor());
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "no exit after SIGTERM: " + Files.readString(log));
+        } finally {
+            if (p.isAlive()) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+            }
+        }
+        for (ProcessHandle h : runs) {
+            assertFalse(h.isAlive(), "bench glue exited before its run had stopped: " + h.info());
+        }
+        assertEquals(143, p.exitValue(), Files.readString(log));
+        assertTrue(Files.exists(run.resolve(RunFolder.CHECKPOINT)), "no checkpoint: " + Files.readString(log));
+        assertTrue(Checkpoint.step(run.resolve(RunFolder.CHECKPOINT)) >= signalledAfter,
+                "the checkpoint is older than the step the run had reached when signalled");
+        CliRunner.Result again = CliRunner.run(args.toArray(new String[0]));
+        assertEquals(0, again.exit(), again.out() + again.err());
+        assertTrue(Files.readString(run.resolve(RunFolder.METRICS)).contains("\"type\":\"summary\""),
+                "the second invocation did not complete the run");
     }
 
     /** The same for a decoder: language modelling on stories260K (40 windows / batch 4 x 2 epochs). */
     @Test
     void aCausalLmRunStopsOnSigtermAndResumesExactly() throws Exception {
-        interruptResumeAndCompare("TERM", 15, out -> List.of("train", "--model",
+        interruptResumeAndCompare("TERM", 15, 1, out -> List.of("train", "--model",
                 CliRunner.shared().resolve("models/stories260K").toString(), "--task", "lm", "--data",
                 CliRunner.shared().resolve("data/tinyshakespeare").toString(), "--method", "dynamic", "--out", out.toString(),
                 "--limit", "40", "--eval-limit", "8", "--epochs", "2", "--batch", "4", "--max-len", "32", "--lr", "3e-3",
@@ -118,17 +174,17 @@ class KillAndResumeTest {
     @Test
     void ctrlCStopsCleanlyWithACheckpointAndTheResumeCommand() throws Exception {
         Assumptions.assumeFalse(sigintIgnored(), "SIGINT is ignored in this process (started in the background)");
-        interruptResumeAndCompare("INT", 2, out -> trainArgs("lora", out), TOTAL_STEPS);
+        interruptResumeAndCompare("INT", 2, 1, out -> trainArgs("lora", out), TOTAL_STEPS);
     }
 
     /**
-     * Sends the signal at a random step to a training child JVM: it must finish that step, save it as the
+     * Sends the signal (times times in a row) at a random step to a training child JVM: it must finish that step, save it as the
      * checkpoint, print the resume command and exit with 128 + the signal's number; the resumed run must
      * then equal an uninterrupted one bit for bit.
      */
-    void interruptResumeAndCompare(String signal, int number, java.util.function.Function<Path, List<String>> args,
-                                   int totalSteps) throws Exception {
-        String name = "sig" + signal + "-" + args.apply(dir).get(4);
+    void interruptResumeAndCompare(String signal, int number, int times,
+                                   java.util.function.Function<Path, List<String>> args, int totalSteps) throws Exception {
+        String name = "sig" + signal + times + "-" + args.apply(dir).get(4);
         Path reference = dir.resolve(name + "-uninterrupted");
         CliRunner.Result r = CliRunner.run(args.apply(reference).toArray(new String[0]));
         assertEquals(0, r.exit(), r.err());
@@ -142,8 +198,10 @@ class KillAndResumeTest {
             while (lastLoggedStep(out) < target) {
                 waitABit(p, deadline, log);
             }
-            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
-            assertEquals(0, kill.waitFor());
+            for (int i = 0; i < times; i++) {
+                Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
+                assertEquals(0, kill.waitFor());
+            }
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "no exit after SIG" + signal + ": " + Files.readString(log));
         } finally {
             if (p.isAlive()) {

@@ -12,10 +12,17 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs child processes to completion. Output goes to files, never to pipes, so a chatty child cannot fill a
- * pipe buffer and block; a shutdown hook ends the child when this JVM is interrupted (Ctrl-C, kill), so no
- * orphan keeps writing into a run folder that a resumed grid is about to reuse.
+ * pipe buffer and block; a shutdown hook stops the child when this JVM is interrupted (Ctrl-C, kill) and waits
+ * for it, so that a training run saves its checkpoint and no orphan keeps writing into a run folder that a
+ * resumed grid is about to reuse.
  */
 public final class ChildRunner {
+    /** How long a stopping parent waits for its child to save its checkpoint before it kills it. */
+    static final long STOP_GRACE_SECONDS = 120;
+
+    /** Set once this JVM has begun to stop: no child is started after that. */
+    private static volatile boolean stopping;
+
     private ChildRunner() {
     }
 
@@ -63,16 +70,37 @@ public final class ChildRunner {
 
     private static int waitFor(ProcessBuilder pb, Runnable tick, long pollMillis) {
         Process p;
+        if (stopping) {
+            // The waiting hook below gives the main thread time to go on to a grid's next run; it must not start.
+            throw new UserInputException("stopping: " + pb.command().get(0) + " is not started");
+        }
         try {
             p = pb.start();
         } catch (IOException e) {
             throw new UserInputException("cannot start " + pb.command().get(0) + ": " + e.getMessage());
         }
+        // On Ctrl-C or SIGTERM the child is asked to stop (SIGTERM: a training run finishes its step and saves a
+        // checkpoint), and this process waits for it: exiting first would leave a run still writing its checkpoint
+        // behind a prompt that says the grid has stopped, and a grid restarted at once would find no checkpoint.
         Thread hook = new Thread(() -> {
+            stopping = true;
             p.descendants().forEach(ProcessHandle::destroy);
             p.destroy();
+            try {
+                if (!p.waitFor(STOP_GRACE_SECONDS, TimeUnit.SECONDS)) {
+                    p.descendants().forEach(ProcessHandle::destroyForcibly);
+                    p.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         });
-        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            Runtime.getRuntime().addShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            hook.run(); // started just as this JVM began to stop: stop it as the hook would have
+            throw new UserInputException("stopping: " + pb.command().get(0) + " was stopped as it started");
+        }
         try {
             p.getOutputStream().close(); // nothing to say on its standard input; a reader sees end of file
             while (!p.waitFor(pollMillis, TimeUnit.MILLISECONDS)) {
