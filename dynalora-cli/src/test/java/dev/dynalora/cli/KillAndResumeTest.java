@@ -134,8 +134,7 @@ class KillAndResumeTest {
             signalledAfter = lastLoggedStep(run);
             runs = p.descendants().toList();
             assertFalse(runs.isEmpty(), "bench glue runs its training in a child JVM");
-            Process kill = new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).inheritIO().start();
-            assertEquals(0, kill.waitFor());
+            signal(p, "TERM");
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "no exit after SIGTERM: " + Files.readString(log));
         } finally {
             if (p.isAlive()) {
@@ -178,16 +177,14 @@ class KillAndResumeTest {
     }
 
     /**
-     * Sends the signal (times times in a row) at a random step to a training child JVM: it must finish that step, save it as the
-     * checkpoint, print the resume command and exit with 128 + the signal's number; the resumed run must
-     * then equal an uninterrupted one bit for bit.
+     * Sends the signal (as many times in a row as {@code times} says) at a random step to a training child JVM:
+     * it must finish that step, save it as the checkpoint, print the resume command and exit with 128 + the
+     * signal's number; the resumed run must then equal an uninterrupted one bit for bit.
      */
     void interruptResumeAndCompare(String signal, int number, int times,
                                    java.util.function.Function<Path, List<String>> args, int totalSteps) throws Exception {
         String name = "sig" + signal + times + "-" + args.apply(dir).get(4);
-        Path reference = dir.resolve(name + "-uninterrupted");
-        CliRunner.Result r = CliRunner.run(args.apply(reference).toArray(new String[0]));
-        assertEquals(0, r.exit(), r.err());
+        Path reference = uninterrupted(args);
 
         Path out = dir.resolve(name);
         Path log = dir.resolve(name + ".log");
@@ -199,8 +196,7 @@ class KillAndResumeTest {
                 waitABit(p, deadline, log);
             }
             for (int i = 0; i < times; i++) {
-                Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
-                assertEquals(0, kill.waitFor());
+                signal(p, signal);
             }
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "no exit after SIG" + signal + ": " + Files.readString(log));
         } finally {
@@ -230,6 +226,25 @@ class KillAndResumeTest {
             assertEquals(Files.readAllLines(reference.resolve(RunFolder.ALLOCATION)), Files.readAllLines(out.resolve(RunFolder.ALLOCATION)), at);
         }
         assertEquals(withoutTimings(reference.resolve(RunFolder.METRICS)), withoutTimings(out.resolve(RunFolder.METRICS)), at);
+    }
+
+    /**
+     * The run trained without interruption with these arguments, trained once and shared by the tests that
+     * interrupt the same run with different signals (keyed by the arguments, the output folder left out).
+     */
+    private static synchronized Path uninterrupted(java.util.function.Function<Path, List<String>> args) throws IOException {
+        Path reference = dir.resolve("uninterrupted-" + Integer.toHexString(args.apply(Path.of("")).hashCode()));
+        Path metrics = reference.resolve(RunFolder.METRICS);
+        if (!Files.exists(metrics) || !Files.readString(metrics).contains("\"type\":\"summary\"")) {
+            CliRunner.Result r = CliRunner.run(args.apply(reference).toArray(new String[0]));
+            assertEquals(0, r.exit(), r.err());
+        }
+        return reference;
+    }
+
+    private static void signal(Process p, String signal) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
+        assertEquals(0, kill.waitFor());
     }
 
     /** Whether SIGINT (signal 2) is in this process's ignored-signal mask (Linux /proc). */
